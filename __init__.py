@@ -1,0 +1,39 @@
+"""ComfyUI-GenSR: generative super-resolution for ComfyUI.
+
+As a ComfyUI custom-node folder this module registers the nodes; installed with
+pip it is the ``gensr`` package. Public API (imported lazily, so registering the
+nodes stays cheap): ``load_model``, ``save_model``, ``upscale``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_model": ("weights", "load_model"),
+    "save_model": ("weights", "save_model"),
+    "upscale": ("sr_core.upscale", "upscale"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+try:  # ComfyUI node registration; see nodes/registration.py
+    from .nodes.registration import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_entrypoint  # noqa: F401
+except ImportError as _e:  # nodes not available yet: the package still imports
+    if "registration" not in str(_e):
+        raise
+    NODE_CLASS_MAPPINGS: dict = {}
+    NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "load_model", "save_model", "upscale"]

@@ -1,0 +1,40 @@
+"""Make ``import gensr`` resolve to this checkout, whatever its folder is called
+and whether or not it was pip-installed."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def _import_checkout_as_gensr() -> None:
+    spec = importlib.util.find_spec("gensr")
+    if spec is not None and spec.origin and Path(spec.origin).resolve().parent == ROOT:
+        return
+    for name in [m for m in sys.modules if m == "gensr" or m.startswith("gensr.")]:
+        del sys.modules[name]
+    spec = importlib.util.spec_from_file_location("gensr", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gensr"] = module
+    spec.loader.exec_module(module)
+
+
+_import_checkout_as_gensr()
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test when it is missing."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared test data missing: {p} (expected ../shared next to the project root)")
+    return p
+
+
+@pytest.fixture
+def shared():
+    return shared_path

@@ -1,0 +1,88 @@
+"""``load_model``: any supported weight file -> a ready generator module."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+from torch import nn
+
+from ..sr_core.archs import GENERATORS, build_generator
+from .errors import UnknownArchitectureError, WeightFileError
+from .layouts import LAYOUTS
+from .safe_read import parse_metadata_value, read_weight_file
+from .state_dict import generator_state_dict
+
+PathLike = Union[str, Path]
+
+
+def detect_architecture(sd: dict[str, torch.Tensor], source: str = "file") -> tuple[str, dict, dict[str, torch.Tensor]]:
+    """(arch, config, canonical state dict) of a cleaned generator state dict."""
+    for layout in LAYOUTS:
+        found = layout.detect(sd)
+        if found is not None:
+            config, canon = found
+            return layout.ARCH, config, canon
+    names = "; ".join(layout.NAME for layout in LAYOUTS)
+    keys = ", ".join(list(sd)[:6])
+    raise UnknownArchitectureError(
+        f"{source}: unknown architecture. GenSR supports {names}. "
+        f"The file's first keys are: {keys}{', ...' if len(sd) > 6 else ''}. "
+        "For other architectures use ComfyUI's core 'Load Upscale Model' node (its output works with 'GenSR Upscale Image')."
+    )
+
+
+def model_from_state_dict(sd: dict[str, torch.Tensor], source: str = "state dict") -> nn.Module:
+    """Build the detected generator and load ``sd`` into it (strictly)."""
+    arch, config, canon = detect_architecture(sd, source)
+    model = build_generator(arch, config)
+    try:
+        model.load_state_dict(canon, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise WeightFileError(
+            f"{source} looks like {arch} {config} but its tensors do not fit that model "
+            f"({' '.join(line.strip() for line in first[:3])[:400]}). The file is damaged or a variant GenSR does not know."
+        ) from None
+    return model.eval()
+
+
+def load_model(
+    source: Optional[PathLike] = None,
+    *,
+    device: Union[str, torch.device, None] = None,
+    trust_pickle: bool = False,
+    **hub_options: Any,
+) -> nn.Module:
+    """Load a generator from a weight file.
+
+    ``source`` is a path to ``.safetensors`` / ``.pth`` / ``.pt`` / ``.ckpt`` /
+    ``.bin``, or ``hf://OWNER/REPO/FILE[@REVISION]`` (or ``repo_id=``,
+    ``filename=``, ``revision=``) for the Hugging Face Hub.
+
+    The returned module is in eval mode and has ``scale``, ``in_channels``,
+    ``out_channels``, ``arch``, ``config`` and ``metadata`` (the file's
+    safetensors metadata, decoded). Pickles are read with
+    ``weights_only=True``; ``trust_pickle`` is only for explicit conversion.
+    """
+    if source is None or str(source).startswith("hf://") or hub_options.get("repo_id"):
+        from .hub import resolve_hub_file  # imported lazily: network code
+
+        path = resolve_hub_file(source, **hub_options)
+    else:
+        if hub_options:
+            raise TypeError(f"unexpected options for a local file: {', '.join(hub_options)}")
+        path = Path(source).expanduser()
+    obj, raw_meta = read_weight_file(path, trust_pickle=trust_pickle)
+    sd = generator_state_dict(obj, str(path))
+    model = model_from_state_dict(sd, str(path))
+    model.metadata = {k: parse_metadata_value(v) for k, v in raw_meta.items()}
+    model.source = str(path)
+    if device is not None:
+        model.to(device)
+    return model
+
+
+def supported_architectures() -> list[str]:
+    """Short names of the architectures ``load_model`` can build."""
+    return list(GENERATORS)
