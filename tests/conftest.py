@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tests use tiny tensors: one thread avoids OpenMP start-up and spin costs that
+# make a tiny convolution ~100x slower on a busy 2-core machine.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
