@@ -1,0 +1,1 @@
+"""The GenSR training program (``gensr train``)."""

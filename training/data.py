@@ -1,0 +1,162 @@
+"""Training data: HR image folders (optional paired LR folder) turned into
+random LR/HR patch pairs.
+
+Sample ``n`` of a run is a pure function of (seed, rank, n): the image, the
+crop, the flips and rotations and the degradation are drawn from a generator
+seeded with those numbers. Any number of data-loader workers and any
+interruption give the same stream, which makes ``--resume`` exact.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ..sr_core.imresize import imresize_uint8
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+# degrade(hr_patch_uint8 (3,H,W), scale, rng) -> lr_patch_uint8 (3,H/scale,W/scale)
+Degradation = Callable[[torch.Tensor, int, np.random.Generator], torch.Tensor]
+
+
+def find_images(folders: Sequence[str | Path]) -> list[Path]:
+    """Image files under ``folders`` (recursive), sorted for reproducibility."""
+    files: list[Path] = []
+    for folder in folders:
+        folder = Path(folder)
+        if folder.is_file():
+            files.append(folder)
+            continue
+        if not folder.is_dir():
+            raise FileNotFoundError(f"training data folder {folder} does not exist")
+        files += sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, folders))}")
+    return files
+
+
+def load_rgb(path: Path) -> torch.Tensor:
+    """A (3, H, W) uint8 tensor; grey images are replicated, alpha dropped, 16-bit reduced to 8."""
+    with Image.open(path) as im:
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        else:
+            arr = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+
+
+def load_rgb_or_grey(path: Path) -> torch.Tensor:
+    """A (1, H, W) uint8 tensor for grey images, (3, H, W) for the rest."""
+    with Image.open(path) as im:
+        if im.mode in ("L", "LA"):
+            return torch.from_numpy(np.array(im.convert("L")))[None]
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
+            return torch.from_numpy(np.ascontiguousarray(arr))[None]
+    return load_rgb(path)
+
+
+def mod_crop(img: torch.Tensor, scale: int) -> torch.Tensor:
+    """Crop the bottom/right so both sides divide by ``scale``."""
+    h, w = img.shape[-2:]
+    return img[..., : h - h % scale, : w - w % scale]
+
+
+def bicubic_degradation(hr: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
+    """MATLAB-style antialiased bicubic downscale (the literature's 'bicubic')."""
+    return imresize_uint8(hr, 1.0 / scale)
+
+
+def augment(lr: torch.Tensor, hr: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random horizontal/vertical flips and 90-degree rotation, applied to both."""
+    if rng.random() < 0.5:
+        lr, hr = lr.flip(-1), hr.flip(-1)
+    if rng.random() < 0.5:
+        lr, hr = lr.flip(-2), hr.flip(-2)
+    if rng.random() < 0.5:
+        lr, hr = lr.transpose(-1, -2), hr.transpose(-1, -2)
+    return lr, hr
+
+
+class PatchPairs(Dataset):
+    """Map-style dataset: index ``n`` -> (lr, hr) float patches in 0..1.
+
+    With ``precompute_lr`` (bicubic without paired LR), each whole image is
+    downscaled once and aligned crops are cut from both, as BasicSR's paired
+    datasets do; otherwise ``degradation`` is applied to each HR crop.
+    """
+
+    def __init__(
+        self,
+        hr_files: Sequence[Path],
+        scale: int,
+        gt_size: int,
+        degradation: Optional[Degradation] = None,
+        lr_files: Optional[Sequence[Path]] = None,
+        seed: int = 0,
+        rank: int = 0,
+        length: int = 10**12,
+    ) -> None:
+        if gt_size % scale:
+            raise ValueError(f"gt_size {gt_size} must be a multiple of the scale {scale}")
+        self.scale, self.gt_size, self.seed, self.rank, self.length = scale, gt_size, seed, rank, length
+        self.degradation = degradation
+        self.hr: list[torch.Tensor] = []
+        self.lr: list[Optional[torch.Tensor]] = []
+        skipped = []
+        for i, path in enumerate(hr_files):
+            hr = mod_crop(load_rgb(path), scale)
+            if min(hr.shape[-2:]) < gt_size:
+                skipped.append(path.name)
+                continue
+            if lr_files is not None:
+                lr = load_rgb(lr_files[i])
+                if tuple(lr.shape[-2:]) != (hr.shape[-2] // scale, hr.shape[-1] // scale):
+                    raise ValueError(f"LR image {lr_files[i]} is {tuple(lr.shape[-2:])}, expected HR {path} / {scale}")
+            elif degradation is None:
+                lr = bicubic_degradation(hr, scale, np.random.default_rng(0))
+            else:
+                lr = None
+            self.hr.append(hr)
+            self.lr.append(lr)
+        if not self.hr:
+            raise ValueError(f"every training image is smaller than the patch size {gt_size}px; lower gt_size")
+        self.skipped = skipped
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.rank, int(n)])
+        i = int(rng.integers(len(self.hr)))
+        hr_img, lr_img = self.hr[i], self.lr[i]
+        s, gt = self.scale, self.gt_size
+        lq = gt // s
+        h, w = hr_img.shape[-2] // s, hr_img.shape[-1] // s
+        top, left = int(rng.integers(h - lq + 1)), int(rng.integers(w - lq + 1))
+        hr = hr_img[:, top * s : top * s + gt, left * s : left * s + gt]
+        if lr_img is not None:
+            lr = lr_img[:, top : top + lq, left : left + lq]
+        else:
+            lr = self.degradation(hr.contiguous(), s, rng)
+        lr, hr = augment(lr, hr, rng)
+        return lr.float().div_(255.0), hr.float().div_(255.0)
+
+
+class IndexRange(torch.utils.data.Sampler):
+    """Yields sample indices start, start+1, ... end-1 (the resumable stream)."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+
+    def __iter__(self):
+        return iter(range(self.start, self.end))
+
+    def __len__(self) -> int:
+        return self.end - self.start

@@ -1,0 +1,270 @@
+"""The training loop: stage 1 (pixel loss, PSNR-oriented) and stage 2 (GAN
+fine-tuning), EMA, mixed precision, validation, atomic checkpoints, exact resume."""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..sr_core.archs import build_generator
+from ..weights import load_model, save_model
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import IndexRange, PatchPairs, find_images
+from .ema import EMA
+from .progress import ProgressLine
+from .schedule import learning_rate
+from .validation import evaluate_images, summarise, validation_files
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_supports_bf16() -> bool:
+    """True on CPUs with native bf16 maths (AVX512-BF16 or AMX)."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(cpu, c, lambda: False)() for c in checks)
+
+
+def amp_dtype(cfg: TrainConfig, device: torch.device) -> Optional[torch.dtype]:
+    """Autocast dtype for this run, or None for full fp32."""
+    if cfg.amp == "off":
+        return None
+    if cfg.amp == "bf16":
+        return torch.bfloat16
+    if cfg.amp == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_supports_bf16():
+        return torch.bfloat16
+    return None
+
+
+def build_generator_for(cfg: TrainConfig) -> nn.Module:
+    if cfg.pretrained:
+        model = load_model(cfg.pretrained)
+        if model.scale != cfg.scale:
+            raise ValueError(f"pretrained model {cfg.pretrained} is x{model.scale}, the run is x{cfg.scale}")
+        return model.train()
+    return build_generator(cfg.arch, {**cfg.arch_config, "scale": cfg.scale}).train()
+
+
+class Trainer:
+    """Runs one training configuration in ``cfg.out / cfg.name``."""
+
+    def __init__(self, cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> None:
+        self.cfg, self.rank, self.world_size = cfg, rank, world_size
+        self.is_main = rank == 0
+        self.device = pick_device(cfg.device)
+        self.run_dir = Path(cfg.out) / cfg.name
+        self.checkpoint_path = self.run_dir / "checkpoint.pt"
+        self.export_path = self.run_dir / f"{cfg.name}.safetensors"
+        self.log_path = self.run_dir / "log.jsonl"
+        torch.manual_seed(cfg.seed)
+        self.generator = build_generator_for(cfg).to(self.device)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.generator.to(memory_format=self.memory_format)
+        self.ema = EMA(self.generator, cfg.ema_decay)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        self.amp = amp_dtype(cfg, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
+        self.losses = self._build_losses()
+        self.iteration = 0
+        self.best: dict[str, Any] = {}
+        self._stop_signal: Optional[int] = None
+
+    # -- pieces -----------------------------------------------------------------
+    def _build_losses(self):
+        from .losses import GeneratorLosses
+
+        return GeneratorLosses(self.cfg, self.device)
+
+    def _data(self, start_iteration: int) -> DataLoader:
+        cfg = self.cfg
+        files = find_images(cfg.data)
+        shard = files[self.rank :: self.world_size]
+        lr_files = None
+        if cfg.lr_data:
+            lr_root = Path(cfg.lr_data)
+            lr_files = [lr_root / f.name for f in shard]
+        from .degradations import get_degradation
+
+        dataset = PatchPairs(
+            shard, cfg.scale, cfg.gt_size, get_degradation(cfg), lr_files=lr_files, seed=cfg.seed, rank=self.rank
+        )
+        if dataset.skipped and self.is_main:
+            print(f"note: {len(dataset.skipped)} images smaller than {cfg.gt_size}px are not used", file=sys.stderr)
+        bs = cfg.batch_size
+        sampler = IndexRange(start_iteration * bs, cfg.iterations * bs)
+        return DataLoader(
+            dataset,
+            batch_size=bs,
+            sampler=sampler,
+            num_workers=cfg.num_workers,
+            persistent_workers=False,
+            prefetch_factor=4 if cfg.num_workers > 0 else None,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def set_lr(self) -> float:
+        lr = learning_rate(self.cfg, self.cfg.lr, self.iteration)
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr
+        self.losses.set_lr(lambda base: learning_rate(self.cfg, base, self.iteration))
+        return lr
+
+    # -- state ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "iteration": self.iteration,
+            "config": json.dumps(self.cfg.to_dict()),
+            "generator": self.generator.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "losses": self.losses.state_dict(),
+            "best": json.dumps(self.best),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iteration = int(state["iteration"])
+        self.generator.load_state_dict(state["generator"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.losses.load_state_dict(state["losses"])
+        self.best = json.loads(state["best"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def save_checkpoint(self) -> None:
+        if self.is_main:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+
+    def resume(self) -> bool:
+        state = load_checkpoint(self.checkpoint_path)
+        if state is None:
+            return False
+        saved = json.loads(state["config"])
+        if saved.get("arch") != self.cfg.arch or saved.get("scale") != self.cfg.scale:
+            raise ValueError(f"{self.checkpoint_path} is from another run ({saved.get('arch')} x{saved.get('scale')})")
+        self.load_state_dict(state)
+        return True
+
+    # -- steps ------------------------------------------------------------------
+    def train_step(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
+        lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        hr = hr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            out = self.generator(lr)
+        loss, logs = self.losses.generator_loss(out.float(), hr, self.iteration)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.grad_clip:
+            self.scaler.unscale_(self.opt_g)
+            torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        self.ema.update(self.generator)
+        logs.update(self.losses.discriminator_step(out.detach().float(), hr, self.iteration))
+        if not math.isfinite(logs["loss"]):
+            raise FloatingPointError(f"loss became {logs['loss']} at iteration {self.iteration}; lower lr or enable grad_clip")
+        return logs
+
+    @torch.no_grad()
+    def validate(self) -> Optional[dict[str, float]]:
+        if not self.cfg.val or not self.is_main:
+            return None
+        model = self.ema.module
+        model.eval()
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            return model(x.to(self.device).contiguous(memory_format=self.memory_format)).cpu()
+
+        scores = evaluate_images(
+            run, validation_files(self.cfg.val), self.cfg.scale,
+            self.run_dir / "samples" / f"{self.iteration:07d}", self.cfg.samples,
+        )
+        return summarise(scores)
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def export(self, validation: Optional[dict] = None) -> Path:
+        """Save the EMA generator as .safetensors with the run's metadata."""
+        cfg = self.cfg
+        model = self.ema.module
+        meta = {
+            "gensr.recipe": cfg.recipe,
+            "gensr.data": [str(d) for d in cfg.data],
+            "gensr.degradation": cfg.degradation,
+            "gensr.iterations": self.iteration,
+            "gensr.training_config": cfg.to_dict(),
+        }
+        if validation:
+            meta["gensr.validation"] = validation
+        return save_model(model, self.export_path, metadata=meta)
+
+    # -- main loop ----------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._stop_signal = signum
+
+    def run(self, resume: bool = False) -> Path:
+        cfg = self.cfg
+        if resume and self.resume() and self.is_main:
+            print(f"resumed {self.checkpoint_path} at iteration {self.iteration}", file=sys.stderr)
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        progress = ProgressLine(cfg.iterations, enabled=self.is_main)
+        last_val: Optional[dict] = None
+        try:
+            if self.iteration == 0:
+                last_val = self.validate()
+                if last_val:
+                    self.log({"iteration": 0, "validation": last_val})
+            loader = self._data(self.iteration)
+            for lr_batch, hr_batch in loader:
+                current_lr = self.set_lr()
+                logs = self.train_step(lr_batch, hr_batch)
+                self.iteration += 1
+                progress.update(self.iteration, logs["loss"])
+                if self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
+                    self.log({"iteration": self.iteration, "lr": current_lr, **logs})
+                if cfg.val and (self.iteration % cfg.val_every == 0 or self.iteration == cfg.iterations):
+                    last_val = self.validate()
+                    self.log({"iteration": self.iteration, "validation": last_val})
+                    progress.note(f"val psnr {last_val['psnr']:.2f} dB (bicubic {last_val['bicubic_psnr']:.2f})")
+                if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                    self.save_checkpoint()
+                    if self.is_main:
+                        self.export(last_val)
+                if self._stop_signal is not None:
+                    self.save_checkpoint()
+                    progress.close()
+                    print(f"\nstopped by signal {self._stop_signal} at iteration {self.iteration}; "
+                          "checkpoint saved, continue with --resume", file=sys.stderr)
+                    raise KeyboardInterrupt
+        finally:
+            progress.close()
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+        return self.export(last_val) if self.is_main else self.export_path
