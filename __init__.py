@@ -28,12 +28,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-try:  # ComfyUI node registration; see nodes/registration.py
-    from .nodes.registration import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_entrypoint  # noqa: F401
-except ImportError as _e:  # nodes not available yet: the package still imports
-    if "registration" not in str(_e):
-        raise
-    NODE_CLASS_MAPPINGS: dict = {}
-    NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+# ComfyUI node registration: cheap and offline (no model loading, no network,
+# no torch import); see nodes/registration.py. WEB_DIRECTORY holds the small
+# front-end extension that shows GenSR Compare Images' numbers on the node.
+from .nodes.registration import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_entrypoint  # noqa: E402,F401
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "load_model", "save_model", "upscale"]
+WEB_DIRECTORY = "./web"
+
+__all__ = [
+    "NODE_CLASS_MAPPINGS",
+    "NODE_DISPLAY_NAME_MAPPINGS",
+    "WEB_DIRECTORY",
+    "comfy_entrypoint",
+    "load_model",
+    "save_model",
+    "upscale",
+]

@@ -1,0 +1,180 @@
+"""The ``UPSCALE_MODEL`` our loaders output.
+
+ComfyUI's core "Load Upscale Model" outputs a spandrel ``ImageModelDescriptor``
+and its "Upscale Image (using Model)" node uses ``.model``, ``.scale``,
+``.to(device)``, calling the descriptor on a (1, C, H, W) tile, and on newer
+ComfyUI ``.patcher``. Inside ComfyUI (where spandrel is always installed) our
+generator is wrapped in a real ``ImageModelDescriptor``; without spandrel
+(tests, the CLI) :class:`GenSRUpscaleModel` offers the same attributes.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import comfy_bridge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SizeRequirements:
+    """Input size constraints, with spandrel's field names."""
+
+    minimum: int = 0
+    multiple_of: int = 1
+    square: bool = False
+
+    @property
+    def none(self) -> bool:
+        return self.minimum == 0 and self.multiple_of == 1 and not self.square
+
+    def get_padding(self, width: int, height: int) -> tuple[int, int]:
+        """(pad_width, pad_height) that makes a ``width`` x ``height`` input acceptable."""
+        m = self.multiple_of
+        w = -(-max(self.minimum, width) // m) * m
+        h = -(-max(self.minimum, height) // m) * m
+        if self.square:
+            w = h = max(w, h)
+        return w - width, h - height
+
+    def check(self, width: int, height: int) -> bool:
+        return self.get_padding(width, height) == (0, 0)
+
+
+@dataclass(frozen=True)
+class ArchitectureInfo:
+    """``descriptor.architecture`` outside spandrel: an id and a display name."""
+
+    id: str
+    name: str
+
+
+def _arch_name(model: nn.Module) -> str:
+    return {"rrdbnet": "RRDBNet (ESRGAN)", "compact": "SRVGGNetCompact (Real-ESRGAN Compact)"}.get(model.arch, model.arch)
+
+
+def _tags(model: nn.Module) -> list[str]:
+    cfg = getattr(model, "config", {}) or {}
+    tags = []
+    if "num_feat" in cfg:
+        tags.append(f"{cfg['num_feat']}nf")
+    for key, suffix in (("num_block", "nb"), ("num_conv", "nc")):
+        if key in cfg:
+            tags.append(f"{cfg[key]}{suffix}")
+    return tags
+
+
+class GenSRUpscaleModel:
+    """A spandrel-style image model descriptor around one of our generators."""
+
+    purpose = "SR"
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model.eval()
+        self.architecture = ArchitectureInfo(id=f"GenSR-{model.arch}", name=_arch_name(model))
+        self.tags = _tags(model)
+        self.supports_half = True
+        self.supports_bfloat16 = True
+        self.scale = int(model.scale)
+        self.input_channels = int(model.in_channels)
+        self.output_channels = int(model.out_channels)
+        self.size_requirements = SizeRequirements(multiple_of=int(getattr(model, "size_multiple", 1)))
+        self.tiling = "SUPPORTED"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def to(self, *args: Any, **kwargs: Any) -> "GenSRUpscaleModel":
+        self.model.to(*args, **kwargs)
+        return self
+
+    def cpu(self) -> "GenSRUpscaleModel":
+        return self.to("cpu")
+
+    def float(self) -> "GenSRUpscaleModel":
+        return self.to(torch.float32)
+
+    def half(self) -> "GenSRUpscaleModel":
+        return self.to(torch.float16)
+
+    def bfloat16(self) -> "GenSRUpscaleModel":
+        return self.to(torch.bfloat16)
+
+    def eval(self) -> "GenSRUpscaleModel":
+        self.model.eval()
+        return self
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) in 0..1 -> (B, C_out, H*scale, W*scale) in 0..1, padding
+        (reflect) to the size requirements and cropping the padding off again."""
+        if image.ndim != 4:
+            raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(image.shape)}")
+        h, w = image.shape[-2:]
+        pad_w, pad_h = self.size_requirements.get_padding(w, h)
+        if pad_w or pad_h:
+            mode = "reflect" if pad_w < w and pad_h < h else "replicate"
+            image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
+        out = self.model(image).clamp_(0, 1)
+        return out[..., : h * self.scale, : w * self.scale]
+
+    def __repr__(self) -> str:
+        return f"GenSRUpscaleModel({self.architecture.name}, x{self.scale}, {self.input_channels}->{self.output_channels}ch)"
+
+
+def _spandrel_descriptor(model: nn.Module) -> Optional[Any]:
+    """A real spandrel ``ImageModelDescriptor`` for ``model``, or ``None`` when
+    spandrel is not importable."""
+    try:
+        import spandrel
+    except Exception:  # not installed, or broken (e.g. its torchvision import)
+        return None
+    from .spandrel_arch import gensr_architecture
+
+    return spandrel.ImageModelDescriptor(
+        model,
+        model.state_dict(),
+        architecture=gensr_architecture(model.arch, _arch_name(model)),
+        purpose="SR",
+        tags=_tags(model),
+        supports_half=True,
+        supports_bfloat16=True,
+        scale=int(model.scale),
+        input_channels=int(model.in_channels),
+        output_channels=int(model.out_channels),
+        size_requirements=spandrel.SizeRequirements(multiple_of=int(getattr(model, "size_multiple", 1))),
+        tiling=spandrel.ModelTiling.SUPPORTED,
+    )
+
+
+def as_upscale_model(model: nn.Module) -> Union[GenSRUpscaleModel, Any]:
+    """Wrap a loaded generator as ComfyUI's ``UPSCALE_MODEL``: a spandrel
+    ``ImageModelDescriptor`` when spandrel is importable, else
+    :class:`GenSRUpscaleModel`; with a ComfyUI ``.patcher`` inside ComfyUI.
+    ``metadata`` and ``source`` of the loaded model are carried over."""
+    model = model.eval()
+    descriptor = None
+    try:
+        descriptor = _spandrel_descriptor(model)
+    except Exception as e:  # an incompatible spandrel version: duck typing still works
+        log.warning("GenSR: could not build a spandrel descriptor (%s); using GenSR's own", e)
+    if descriptor is None:
+        descriptor = GenSRUpscaleModel(model)
+    for attr in ("metadata", "source"):
+        if hasattr(model, attr):
+            try:
+                setattr(descriptor, attr, getattr(model, attr))
+            except AttributeError:
+                pass
+    return comfy_bridge.attach_patcher(descriptor)
