@@ -1,0 +1,155 @@
+"""The loader nodes: files from ComfyUI's upscale_models folder and from the
+Hub, output usable by ComfyUI's core "Upscale Image (using Model)" node."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import gensr
+from nodes_helpers import ValidationFailed, fake_comfy, fake_comfy_03, run_node, tiny_model_file  # noqa: F401
+
+
+def _reference(path, x):
+    model = gensr.load_model(path)
+    with torch.no_grad():
+        return model(x).clamp(0, 1)
+
+
+def test_loader_lists_and_loads_a_file_from_upscale_models(fake_comfy):
+    path = tiny_model_file(fake_comfy.models_dir, "tiny-x2.safetensors", scale=2)
+    (model,), _ = run_node("GenSRModelLoader", model_name="tiny-x2.safetensors")
+    assert (model.scale, model.input_channels, model.output_channels) == (2, 3, 3)
+    assert model.size_requirements.check(7, 5)
+    assert model.metadata["gensr.arch"] == "compact" and model.source == str(path)
+    x = torch.rand(1, 3, 6, 5)
+    torch.testing.assert_close(model(x), _reference(path, x))
+
+
+def test_loader_rejects_a_name_not_in_the_folder(fake_comfy):
+    with pytest.raises(ValidationFailed, match="not in list"):
+        run_node("GenSRModelLoader", model_name="missing.safetensors")
+
+
+def test_unknown_architecture_points_to_the_core_loader(fake_comfy):
+    from safetensors.torch import save_file
+
+    save_file({"foo.weight": torch.zeros(3, 3)}, str(fake_comfy.models_dir / "other-arch.safetensors"))
+    with pytest.raises(gensr.weights.UnknownArchitectureError, match="Load Upscale Model"):
+        run_node("GenSRModelLoader", model_name="other-arch.safetensors")
+
+
+def test_rrdbnet_x2_pads_to_its_size_multiple(fake_comfy):
+    """RRDBNet x2 pixel-unshuffles its input: odd sizes are padded and cropped back."""
+    path = tiny_model_file(fake_comfy.models_dir, "rrdb-x2.safetensors", arch="rrdbnet", scale=2)
+    (model,), _ = run_node("GenSRModelLoader", model_name="rrdb-x2.safetensors")
+    assert model.size_requirements.multiple_of == 2
+    out = model(torch.rand(1, 3, 7, 9))
+    assert out.shape == (1, 3, 14, 18)
+    x = torch.rand(1, 3, 8, 10)
+    torch.testing.assert_close(model(x), _reference(path, x))
+
+
+def _core_upscale_current(upscale_model, image):
+    """What current ComfyUI's ImageUpscaleWithModel does with an UPSCALE_MODEL
+    (patcher.load_device, load_models_gpu, .to(device), call on float BCHW tiles)."""
+    import comfy.model_management as mm
+
+    device = upscale_model.patcher.load_device
+    mm.load_models_gpu([upscale_model.patcher], memory_required=1, force_full_load=True)
+    upscale_model.to(device)
+    out = upscale_model(image.movedim(-1, -3).to(device).float())  # one tile: the image is below 512 px
+    return torch.clamp(out.movedim(-3, -1), 0, 1)
+
+
+def _core_upscale_03(upscale_model, image):
+    """What ComfyUI 0.3.x's ImageUpscaleWithModel does (module_size(.model),
+    free_memory, .to(device), call, .to('cpu'))."""
+    import comfy.model_management as mm
+
+    device = mm.get_torch_device()
+    mm.free_memory(mm.module_size(upscale_model.model) + image.nelement() * image.element_size(), device)
+    upscale_model.to(device)
+    out = upscale_model(image.movedim(-1, -3).to(device))
+    upscale_model.to("cpu")
+    return torch.clamp(out.movedim(-3, -1), 0, 1)
+
+
+def test_output_works_in_current_comfyui_core_upscale_node(fake_comfy):
+    path = tiny_model_file(fake_comfy.models_dir, scale=2)
+    (model,), _ = run_node("GenSRModelLoader", model_name=path.name)
+    assert model.patcher.model is model.model and model.patcher.load_device == torch.device("cpu")
+    image = torch.rand(1, 6, 8, 3)
+    out = _core_upscale_current(model, image)
+    ref = _reference(path, image.movedim(-1, 1)).movedim(1, -1)
+    torch.testing.assert_close(out, ref)
+    assert fake_comfy.calls[0][0] == "load_models_gpu" and fake_comfy.calls[0][1] == [model.patcher]
+
+
+def test_output_works_in_comfyui_03_core_upscale_node(fake_comfy_03):
+    path = tiny_model_file(fake_comfy_03.models_dir, scale=2)
+    (model,), _ = run_node("GenSRModelLoader", model_name=path.name)
+    assert not hasattr(model, "patcher")  # 0.3.x has no model_patcher for upscale models
+    image = torch.rand(2, 5, 7, 3)
+    out = _core_upscale_03(model, image)
+    assert out.shape == (2, 10, 14, 3)
+    torch.testing.assert_close(out, _reference(path, image.movedim(-1, 1)).movedim(1, -1))
+    assert model.device == torch.device("cpu") and model.dtype == torch.float32
+
+
+def test_descriptor_moves_and_casts_like_spandrels(tmp_path):
+    from gensr.nodes.descriptor import as_upscale_model
+
+    path = tiny_model_file(tmp_path, scale=2)
+    model = as_upscale_model(gensr.load_model(path))
+    assert model.half() is model and model.dtype == torch.float16
+    assert model.float().dtype == torch.float32
+    assert model.architecture.id == "GenSR-compact" and model.purpose == "SR"
+    with pytest.raises(ValueError, match="B, C, H, W"):
+        model(torch.rand(3, 4, 4))
+
+
+def test_loader_outside_comfyui_takes_a_path(tmp_path):
+    from gensr.nodes.runners import run_model_loader
+
+    path = tiny_model_file(tmp_path, scale=2)
+    model = run_model_loader(str(path)).values[0]
+    assert model.scale == 2 and not hasattr(model, "patcher")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        run_model_loader(str(tmp_path / "nope.safetensors"))
+
+
+# ------------------------------------------------------------------ Hub loader
+
+
+@pytest.mark.parametrize(
+    "repo_id, filename, revision, message",
+    [
+        ("not a repo", "m.safetensors", "main", "owner/name"),
+        ("alice/sr", "../m.safetensors", "main", "file path inside"),
+        ("alice/sr", "m.safetensors", " ", "revision"),
+    ],
+)
+def test_hub_loader_validation_says_what_is_wrong(repo_id, filename, revision, message):
+    with pytest.raises(ValidationFailed, match=message):
+        run_node("GenSRHubModelLoader", repo_id=repo_id, filename=filename, revision=revision)
+
+
+def test_hub_loader_downloads_once_then_works_offline(tmp_path, monkeypatch):
+    from hub_server import FakeHub
+
+    data = tiny_model_file(tmp_path, "hub.safetensors", scale=2).read_bytes()
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with FakeHub() as hub:
+        hub.commit("alice/sr", {"x2.safetensors": data})
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        (model,), _ = run_node("GenSRHubModelLoader", repo_id="alice/sr", filename="x2.safetensors", revision="main")
+        assert model.scale == 2
+        (same,), _ = run_node("GenSRHubModelLoader", repo_id="alice/sr", filename="", revision="main")
+        assert same.scale == 2
+    # the server is gone: the cached file is used
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (again,), _ = run_node("GenSRHubModelLoader", repo_id="alice/sr", filename="x2.safetensors", revision="main")
+    for a, b in zip(model.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
