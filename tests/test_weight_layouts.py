@@ -282,3 +282,29 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic_write(path, half_write)
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def safetensors_with_header_start(path: Path, sd: dict, start: bytes) -> Path:
+    """Write ``sd`` with metadata padding chosen so that the file's first bytes
+    (its little-endian header length) equal ``start``."""
+    def save(pad: int) -> int:
+        save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata={"pad": "x" * pad})
+        return int.from_bytes(path.read_bytes()[:8], "little")
+
+    base = save(0)
+    target = int.from_bytes(start, "little")
+    while target <= base:
+        target += 256 ** len(start)
+    for pad in range(target - base - 8, target - base + 8):
+        save(pad)
+        if path.read_bytes()[: len(start)] == start:
+            return path
+    raise AssertionError("could not shape the header length")
+
+
+@pytest.mark.parametrize("start", [b"\x80", b"PK"], ids=["pickle-magic", "zip-magic"])
+def test_safetensors_whose_header_length_looks_like_another_format(tmp_path, start):
+    model = tiny_compact(2)
+    path = safetensors_with_header_start(tmp_path / "m.safetensors", basicsr_layout(model), start)
+    loaded = check_loaded(path, model, image(3))
+    assert len(loaded.metadata["pad"]) > 0

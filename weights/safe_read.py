@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import shlex
 import struct
+import warnings
 from pathlib import Path
 from typing import Any, Union
 
@@ -22,17 +25,21 @@ WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
 
 
 def sniff_format(path: Path) -> str:
-    """'safetensors', 'zip' (PyTorch >= 1.6 pickle), 'pickle' (legacy) or 'unknown'."""
+    """'safetensors', 'zip' (PyTorch >= 1.6 pickle), 'pickle' (legacy) or 'unknown'.
+
+    safetensors is tested first: its 8-byte header length can begin with the
+    bytes that mark a pickle (0x80) or a zip ("PK")."""
     with open(path, "rb") as f:
         head = f.read(16)
+    size = path.stat().st_size
+    if len(head) >= 9:
+        (n,) = struct.unpack("<Q", head[:8])
+        if 0 < n <= size - 8 and head[8:9] == b"{":
+            return "safetensors"
     if head[:2] == b"PK":
         return "zip"
     if head[:1] == b"\x80":
         return "pickle"
-    if len(head) >= 9:
-        (n,) = struct.unpack("<Q", head[:8])
-        if 0 < n < 100_000_000 and head[8:9] == b"{":
-            return "safetensors"
     return "unknown"
 
 
@@ -55,34 +62,83 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types and OSError
         raise WeightFileError(
-            f"{path} is not a readable .safetensors file (it is truncated or corrupt: {e}). Download it again."
+            f"{path} is not a readable .safetensors file (it is truncated or corrupt: {_first_sentence(e)}). Download it again."
         ) from None
     return tensors, metadata
+
+
+def _first_sentence(message: str, limit: int = 160) -> str:
+    """The gist of a library's error message, without its advice to developers."""
+    text = " ".join(str(message).split())
+    text = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _refusal_reason(error: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a pickle, in plain words."""
+    text = str(error)
+    found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"Unsupported global: ([\w.]+)", text)
+    if found:
+        return f"it refers to the Python object `{found.group(1)}`, which only running code could rebuild"
+    found = re.search(r"Unsupported operand (\d+)", text)
+    if found:
+        return (
+            f"it uses pickle instruction {found.group(1)}, which the safe reader does not accept "
+            "(the file was saved with pickle protocol 4 or newer, or it is damaged)"
+        )
+    lines = [line for line in text.splitlines() if "weights_only" not in line and line.strip()]
+    return _first_sentence(lines[-1] if lines else type(error).__name__)
 
 
 def read_pickle(path: Path) -> Any:
     """Load a PyTorch pickle with ``weights_only=True``: plain containers and tensors only."""
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
+            with open(path, "rb") as f:  # a file object: torch.load must not guess the format from the name
+                return torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        reason = str(e).strip().splitlines()
-        detail = next((line for line in reason if "GLOBAL" in line or "Unsupported" in line), reason[0] if reason else "")
         raise UnsafeWeightFileError(
-            f"{path} is a pickle that needs Python code to load ({detail.strip()}). "
+            f"{path} cannot be read safely: {_refusal_reason(e)}. "
             "GenSR does not run code from weight files, so nothing in it was executed. "
             "If you trust where it came from, convert it once with "
-            f"`gensr convert --trust-pickle {path} {path.with_suffix('.safetensors')}` "
+            f"`gensr convert --trust-pickle {shlex.quote(str(path))} {shlex.quote(str(path.with_suffix('.safetensors')))}` "
             "and load the .safetensors file instead."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, struct.error) as e:
         raise WeightFileError(
-            f"{path} is not a readable PyTorch weight file (it is truncated or corrupt: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}). Download it again."
+            f"{path} is not a readable PyTorch weight file (it is truncated or corrupt: "
+            f"{_first_sentence(e) or type(e).__name__}). Download it again."
         ) from None
 
 
 def read_unsafe_pickle(path: Path) -> Any:
     """Load a pickle with full code execution. Only for explicit, trusted conversion."""
-    return torch.load(str(path), map_location="cpu", weights_only=False)
+    try:
+        with open(path, "rb") as f:
+            return torch.load(f, map_location="cpu", weights_only=False)
+    except ModuleNotFoundError as e:
+        raise WeightFileError(
+            f"{path} needs the Python module {e.name!r} to load, which is not installed "
+            "(it pickles objects of the program that trained it). Install that program, or ask for a state-dict file."
+        ) from None
+    except Exception as e:  # code in a trusted pickle can raise anything
+        raise WeightFileError(
+            f"{path} could not be loaded even with --trust-pickle ({type(e).__name__}: "
+            f"{_first_sentence(e)}). The file is truncated, corrupt or not a PyTorch weight file."
+        ) from None
+
+
+def _unrecognised(path: Path) -> WeightFileError:
+    with open(path, "rb") as f:
+        head = f.read(256).lstrip()
+    if head.startswith(b"version https://git-lfs"):
+        what = "a Git LFS pointer, not the weights: fetch the real file (`git lfs pull`, or the download link)"
+    elif head[:1] == b"<":
+        what = "an HTML/XML page, not weights: the download link returned a web page; download the file itself"
+    else:
+        what = "neither a .safetensors file nor a PyTorch pickle (unrecognised content)"
+    return WeightFileError(f"{path} is {what}. GenSR reads {', '.join(WEIGHT_SUFFIXES)} weight files.")
 
 
 def read_weight_file(path: PathLike, *, trust_pickle: bool = False) -> tuple[Any, dict[str, str]]:
@@ -95,10 +151,7 @@ def read_weight_file(path: PathLike, *, trust_pickle: bool = False) -> tuple[Any
     if kind in ("zip", "pickle"):
         obj = read_unsafe_pickle(path) if trust_pickle else read_pickle(path)
         return obj, {}
-    raise WeightFileError(
-        f"{path} is neither a .safetensors file nor a PyTorch pickle (unrecognised content). "
-        f"GenSR reads {', '.join(WEIGHT_SUFFIXES)} files; check that the download is a weight file and not an HTML page."
-    )
+    raise _unrecognised(path)
 
 
 def parse_metadata_value(value: str) -> Any:

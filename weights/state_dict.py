@@ -18,11 +18,14 @@ def _is_tensor_dict(obj: Any) -> bool:
 
 
 def unwrap(obj: Any, source: str = "file", _depth: int = 0) -> dict[str, torch.Tensor]:
-    """Return the dict of tensors, looking inside the usual wrapper keys."""
+    """Return the dict of tensors, looking inside the usual wrapper keys.
+    A pickled ``nn.Module`` (only readable with ``trust_pickle``) gives its state dict."""
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
     if isinstance(obj, Mapping):
         for key in WRAPPER_KEYS:
             inner = obj.get(key)
-            if isinstance(inner, Mapping) and _depth < 4:
+            if isinstance(inner, (Mapping, torch.nn.Module)) and _depth < 4:
                 try:
                     return unwrap(inner, source, _depth + 1)
                 except WeightFileError:
