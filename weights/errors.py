@@ -16,3 +16,43 @@ class UnsafeWeightFileError(WeightFileError):
 
 class UnknownArchitectureError(GenSRError, ValueError):
     """The tensors do not match any architecture GenSR implements."""
+
+
+class HubError(GenSRError):
+    """A Hugging Face Hub source could not be resolved to a usable local file."""
+
+
+class HubSourceError(HubError, ValueError):
+    """The ``hf://`` address or the repo/file/revision arguments are malformed or ambiguous."""
+
+
+class HubOfflineError(HubError, ConnectionError):
+    """The Hub cannot be reached (or offline mode is on) and the file is not in the local cache."""
+
+
+class HubRepoNotFoundError(HubError, FileNotFoundError):
+    """The repository does not exist, or is private and the token in use cannot see it."""
+
+
+class HubRevisionNotFoundError(HubError, FileNotFoundError):
+    """The repository has no such branch, tag or commit."""
+
+
+class HubFileNotFoundError(HubError, FileNotFoundError):
+    """The repository has no such file at the requested revision."""
+
+
+class HubAccessError(HubError, PermissionError):
+    """The repository is gated or private, or the token was refused."""
+
+
+class HubDownloadError(HubError, OSError):
+    """The download failed or was cut short; nothing incomplete was kept."""
+
+
+class HubIntegrityError(HubError, WeightFileError):
+    """The file's sha256 differs from the expected one; it was not loaded (and not deleted)."""
+
+
+class HubUnsafeFileError(HubError, UnsafeWeightFileError):
+    """A pickle (``.pth``/``.pt``/...) from the Hub without ``allow_pickle=True``."""

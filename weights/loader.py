@@ -68,6 +68,13 @@ def load_model(
     if source is None or str(source).startswith("hf://") or hub_options.get("repo_id"):
         from .hub import resolve_hub_file  # imported lazily: network code
 
+        if trust_pickle:
+            from .errors import HubUnsafeFileError
+
+            raise HubUnsafeFileError(
+                "trust_pickle is only for local files you convert yourself; for Hub files pass allow_pickle=True "
+                "(they are still read with weights_only, so no code in them runs)"
+            )
         path = resolve_hub_file(source, **hub_options)
     else:
         if hub_options:
