@@ -4,6 +4,7 @@ code unless --trust-pickle is given for a file whose source you trust."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -19,8 +20,11 @@ def run(args: argparse.Namespace) -> int:
     from ..weights import load_model, save_model
 
     out = Path(args.output)
+    if out.suffix != ".safetensors":
+        print(f"gensr convert: error: the output must be a .safetensors file, not {out.name}", file=sys.stderr)
+        return 1
     if out.exists() and not args.overwrite:
-        print(f"gensr convert: {out} exists; pass --overwrite to replace it")
+        print(f"gensr convert: error: {out} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
     model = load_model(args.input, trust_pickle=args.trust_pickle)
     meta = {k: v for k, v in getattr(model, "metadata", {}).items() if not k.startswith("gensr.") and k != "format"}
