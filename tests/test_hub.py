@@ -107,6 +107,22 @@ def test_first_download_then_cached_load_with_server_stopped(published, hub_home
     assert same_weights(again, model) and again.source == loaded.source
 
 
+def test_environment_set_after_import_is_honoured(published, monkeypatch, tmp_path):
+    """HF_ENDPOINT / HF_HOME / HF_HUB_CACHE are read when a file is resolved, not only at import."""
+    from huggingface_hub import constants
+
+    hub, model, data, commit = published
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # what huggingface_hub read at import: dead
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", "http://127.0.0.1:9/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "import-time-cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "later-home"))
+    path = resolve_hub_file(f"hf://{REPO}/{FILE}")
+    assert path.is_relative_to(tmp_path / "later-home" / "hub")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "explicit-cache"))
+    assert resolve_hub_file(f"hf://{REPO}/{FILE}").is_relative_to(tmp_path / "explicit-cache")
+    assert not (tmp_path / "import-time-cache").exists()
+
+
 def test_keyword_form_and_repo_with_a_single_weight_file(published):
     hub, model, data, commit = published
     by_keywords = gensr.load_model(repo_id=REPO, filename=FILE, revision="main")
