@@ -1,9 +1,9 @@
 """What ``GenSRUpscale`` does: run GenSR's tiled engine on each frame of an
 IMAGE batch inside ComfyUI's model management, with a per-tile progress bar,
-a preview of each finished frame and Cancel checked at every tile."""
+a preview of each finished frame and Cancel checked after every tile."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import torch
 
@@ -11,6 +11,10 @@ from . import comfy_bridge
 from .spec import NodeResult
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+#: Side of the tile whose working memory is asked of ComfyUI when ``tile`` is
+#: auto; the engine then sizes its tiles to the memory actually free.
+REQUEST_TILE = 256
 
 
 def _check_image(image: Any) -> torch.Tensor:
@@ -26,39 +30,34 @@ def _check_image(image: Any) -> torch.Tensor:
     return image
 
 
-def _model_scale(upscale_model: Any) -> float:
-    scale = getattr(upscale_model, "scale", None)
-    if scale is None:
+def _check_model(upscale_model: Any):
+    from ..sr_core.upscale import model_spec
+
+    if not hasattr(upscale_model, "scale") or not hasattr(upscale_model, "model"):
         raise TypeError(
-            f"upscale_model must be an UPSCALE_MODEL (from GenSR Load Model or ComfyUI's Load Upscale Model), "
+            "upscale_model must be an UPSCALE_MODEL (from GenSR Load Model or ComfyUI's Load Upscale Model), "
             f"got {type(upscale_model).__name__}"
         )
-    return float(scale)
+    return model_spec(upscale_model)
 
 
-def output_size(height: int, width: int, model_scale: float, outscale: float, target_long_side: int) -> tuple[int, int]:
-    """(H, W) of the result: ``target_long_side`` wins when > 0, else ``outscale``
-    (0 = the model's scale)."""
-    if target_long_side > 0:
-        factor = target_long_side / max(height, width)
-    else:
-        factor = outscale if outscale > 0 else model_scale
-    return max(1, round(height * factor)), max(1, round(width * factor))
+def memory_required(spec: Any, image: torch.Tensor, out_hw: tuple[int, int], tile: int) -> int:
+    """Bytes to ask ComfyUI to free: one tile's working memory (measured by the
+    engine for this model) plus one frame in and out, in float32."""
+    from ..sr_core.upscale.memory import bytes_per_pixel
 
+    module = spec.module
+    device = next(module.parameters()).device
 
-def memory_estimate(upscale_model: Any, frame: torch.Tensor, out_hw: tuple[int, int], tile: int) -> int:
-    """Bytes to ask ComfyUI to free: the frame in and out plus the working
-    memory of one tile (activations of the model's widest layer, a few times over)."""
-    module = getattr(upscale_model, "model", upscale_model)
-    convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
-    width = max((m.out_channels for m in convs), default=64)
-    h, w = frame.shape[1:3]
-    side = tile if tile > 0 else min(max(h, w), 512)
-    scale = max(float(getattr(upscale_model, "scale", 1)), 1.0)
-    tile_px = side * side
-    working = tile_px * width * 4 * 8 + tile_px * scale * scale * 4 * 8  # fp32 features + upscaled maps, generous
-    frames = (frame.numel() + out_hw[0] * out_hw[1] * frame.shape[-1]) * 4
-    return int(working + frames)
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return spec.forward(module, x.to(device, next(module.parameters()).dtype))
+
+    per_px = bytes_per_pixel(spec, module, run, torch.float32)
+    h, w, c = image.shape[1:]
+    side = tile if tile > 0 else REQUEST_TILE
+    tile_px = min(h, side) * min(w, side)
+    return int(per_px * tile_px + (h * w + out_hw[0] * out_hw[1]) * c * 4)
 
 
 def run_upscale(
@@ -70,27 +69,32 @@ def run_upscale(
     overlap: int = -1,
     precision: str = "auto",
 ) -> NodeResult:
-    """Upscale every frame of ``image`` and return the batch on ComfyUI's intermediate device."""
+    """Upscale every frame of ``image``; the batch is returned on ComfyUI's
+    intermediate device. ``target_long_side`` (> 0) wins over ``outscale``
+    (> 0), which wins over the model's own scale."""
     from ..sr_core.upscale import upscale
+    from ..sr_core.upscale.sizes import output_size
 
     image = _check_image(image)
-    model_scale = _model_scale(upscale_model)
+    spec = _check_model(upscale_model)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if outscale < 0 or target_long_side < 0 or tile < 0 or overlap < -1:
         raise ValueError("outscale, target_long_side and tile must be >= 0 and overlap >= -1 (-1 = auto)")
+    size = dict(target=int(target_long_side)) if target_long_side > 0 else dict(outscale=float(outscale)) if outscale > 0 else {}
     batch, height, width = image.shape[:3]
-    out_h, out_w = output_size(height, width, model_scale, outscale, target_long_side)
+    out_hw = output_size(height, width, spec.scale, size.get("outscale"), size.get("target"))
 
-    device, release = comfy_bridge.prepare_model(upscale_model, memory_estimate(upscale_model, image[:1], (out_h, out_w), tile))
+    needed = memory_required(spec, image, out_hw, tile)
+    device, release = comfy_bridge.prepare_model(upscale_model, needed)
     out_device, out_dtype = comfy_bridge.intermediate_device(), comfy_bridge.intermediate_dtype()
+    result = torch.empty((batch, *out_hw, image.shape[-1]), dtype=out_dtype, device=out_device)
     progress = comfy_bridge.Progress(batch)
-    result: Optional[torch.Tensor] = None
     tile_arg: Union[str, int] = tile if tile > 0 else "auto"
     overlap_arg: Union[str, int] = overlap if overlap >= 0 else "auto"
     try:
         for i in range(batch):
-            def on_tile(done: int, total: int, i: int = i) -> None:
+            def on_tile(done: int, total: int, i: int = i) -> None:  # Cancel is checked here
                 progress.update(i * total + done, batch * total)
 
             frame = upscale(
@@ -100,16 +104,13 @@ def run_upscale(
                 overlap=overlap_arg,
                 precision=precision,
                 device=device,
-                outscale=outscale if outscale > 0 and target_long_side <= 0 else None,
-                target=target_long_side if target_long_side > 0 else None,
-                out_dtype=torch.float32,
+                out_dtype=out_dtype,
+                out_device=out_device,
                 progress=on_tile,
+                **size,
             )
-            if result is None:
-                result = torch.empty((batch, *frame.shape[1:]), dtype=out_dtype, device=out_device)
-            result[i] = frame[0].clamp(0, 1).to(out_device, out_dtype)
-            done = progress.total * (i + 1) // batch
-            progress.update(done, None, frame)
+            result[i] = frame[0]
+            progress.update(progress.total * (i + 1) // batch, None, frame)
     finally:
         release()
     return NodeResult((result,))
