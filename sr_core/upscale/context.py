@@ -1,0 +1,94 @@
+"""How many pixels of context a model needs around a tile for the tiled output
+to equal the untiled one (the ``overlap="auto"`` value).
+
+Plain convolution stacks (Real-ESRGAN Compact) have an exact answer: one pixel
+per 3x3 convolution. Deep networks (RRDBNet has ~350 convolutions in a row)
+have a huge theoretical receptive field but a small effective one, so it is
+measured: the model runs on a probe picture and on the probe cut short, and
+the context is the distance from the cut beyond which the two outputs agree
+to within ``tolerance``.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Callable, Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+from .adapter import ModelSpec
+from .probe import probe_image
+
+_CACHE: "weakref.WeakKeyDictionary[nn.Module, Dict[Tuple, int]]" = weakref.WeakKeyDictionary()
+
+#: Largest context measured (input pixels); models needing more are capped here.
+MAX_CONTEXT = 96
+#: Output difference (0..1 scale) below which a pixel counts as unaffected by a tile edge.
+TOLERANCE = 0.5 / 255
+
+
+def weights_fingerprint(module: nn.Module) -> Tuple:
+    """Changes when the module's weights are replaced or modified in place."""
+    params = list(module.parameters())
+    picked = params[:2] + params[-2:] if len(params) > 4 else params
+    return tuple((p.data_ptr(), p._version, tuple(p.shape)) for p in picked)
+
+
+def conv_stack_context(module: nn.Module) -> Optional[int]:
+    """Exact context of a Compact-style model: a ``body`` of stride-1
+    convolutions and pointwise activations, upsampled pixel-wise at the end."""
+    name = type(module).__name__
+    body = getattr(module, "body", None)
+    if not (name == "SRVGGNetCompact" or getattr(module, "arch", None) == "compact") or not isinstance(body, nn.Sequential):
+        return None
+    radius = 0
+    for layer in body:
+        if isinstance(layer, nn.Conv2d):
+            if layer.stride != (1, 1) or layer.groups != 1 and layer.groups != layer.in_channels:
+                return None
+            kh, kw = layer.kernel_size
+            radius += max((kh - 1) // 2 * layer.dilation[0], (kw - 1) // 2 * layer.dilation[1])
+        elif any(p.dim() > 1 for p in layer.parameters()):
+            return None  # something that mixes pixels and that we do not know
+    return radius
+
+
+def measure_context(
+    run: Callable[[torch.Tensor], torch.Tensor],
+    spec: ModelSpec,
+    limit: int = MAX_CONTEXT,
+    tolerance: float = TOLERANCE,
+) -> int:
+    """Measured context (input pixels) of ``run`` (a tile -> output callable)."""
+    m = spec.multiple
+    up = lambda v: -(-v // m) * m  # noqa: E731
+    rows = up(max(32, spec.minimum))
+    cut = up(limit + 1)
+    full = cut + up(limit)
+    probe = probe_image(spec.in_channels, rows, full, seed=7)
+    ref = run(probe).clamp(0, 1)
+    short = run(probe[..., :cut]).clamp(0, 1)
+    s = spec.scale
+    diff = (short - ref[..., : cut * s]).abs().amax(dim=(0, 1, 2))  # per output column
+    per_px = diff.view(cut, s).amax(1).flip(0)  # [d] = error d input pixels from the cut
+    bad = (per_px > tolerance).nonzero()
+    return 0 if bad.numel() == 0 else min(limit, int(bad.max()) + 1)
+
+
+def model_context(spec: ModelSpec, run: Callable[[torch.Tensor], torch.Tensor], key: Tuple = ()) -> int:
+    """Context needed by ``spec``'s model, exact when known, else measured once
+    per model (and weights version, and ``key``, e.g. device and dtype)."""
+    exact = conv_stack_context(spec.module)
+    if exact is not None:
+        return exact
+    cache = _CACHE.setdefault(spec.module, {})
+    full_key = (weights_fingerprint(spec.module),) + tuple(key)
+    if full_key not in cache:
+        cache[full_key] = measure_context(run, spec)
+    return cache[full_key]
+
+
+def snap_overlap(overlap: int, multiple: int) -> int:
+    """Overlap rounded up to the model's size multiple."""
+    return int(math.ceil(overlap / multiple) * multiple) if overlap > 0 else 0

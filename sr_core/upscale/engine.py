@@ -1,0 +1,289 @@
+"""``upscale``: run a super-resolution model over images of any size, tile by
+tile, writing straight into one preallocated output."""
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+
+from .adapter import ModelSpec, model_spec
+from .channels import ChannelPlan
+from .context import model_context
+from .devices import DeviceLike, is_oom, release_cached_memory, resolve_device
+from .errors import UpscaleCancelled, UpscaleOutOfMemory
+from .layout import as_bchw, detect_layout, empty_like_layout
+from .memory import bytes_per_pixel, default_budget, max_tile_batch, tile_for_budget
+from .precision import PrecisionLike, auto_dtype, checked_precision, parse_precision
+from .resample import Resizer2d
+from .runner import Runner, wants_channels_last
+from .sizes import Target, output_size, padded_size
+from .tiles import Tile, plan_tiles
+
+TileLike = Union[str, int, Sequence[int]]
+Progress = Optional[Callable[[int, int], Any]]
+Cancel = Union[None, threading.Event, Callable[[], bool]]
+
+OUT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.uint8)
+IN_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.uint8)
+
+
+def _model_device(spec: ModelSpec, fallback: torch.device) -> torch.device:
+    for p in spec.module.parameters():
+        return p.device
+    return fallback
+
+
+def _cancel_check(cancel: Cancel) -> Callable[[], bool]:
+    if cancel is None:
+        return lambda: False
+    if hasattr(cancel, "is_set"):
+        return cancel.is_set  # threading.Event and friends
+    if callable(cancel):
+        return lambda: bool(cancel())
+    raise TypeError("cancel must be a callable returning bool or a threading.Event")
+
+
+def _parse_tile(tile: TileLike, multiple: int) -> Optional[Tuple[int, int]]:
+    if isinstance(tile, str):
+        if tile != "auto":
+            raise ValueError(f"tile must be 'auto', a size in pixels or (height, width), not {tile!r}")
+        return None
+    hw = (tile, tile) if isinstance(tile, int) else tuple(int(v) for v in tile)
+    if len(hw) != 2 or min(hw) < 1:
+        raise ValueError(f"tile must be a positive size or (height, width), not {tile!r}")
+    return tuple(max(multiple, v - v % multiple) for v in hw)  # type: ignore[return-value]
+
+
+def _pad(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pad (N, C, H, W) at the bottom/right to (height, width), mirroring the edge."""
+    ph, pw = height - x.shape[-2], width - x.shape[-1]
+    if ph == 0 and pw == 0:
+        return x
+    mode = "reflect" if ph < x.shape[-2] and pw < x.shape[-1] else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _to_float(frame: torch.Tensor) -> torch.Tensor:
+    if frame.dtype == torch.uint8:
+        return frame.float().div_(255)
+    return frame.float()
+
+
+def _convert_out(x: torch.Tensor, dtype: torch.dtype, clamp: bool) -> torch.Tensor:
+    if dtype == torch.uint8:
+        return x.clamp(0, 1).mul_(255).round_().to(torch.uint8)
+    if clamp:
+        x = x.clamp(0, 1)
+    return x.to(dtype)
+
+
+class _TileRunner:
+    """The model on a batch of same-size tiles, padding to square if required."""
+
+    def __init__(self, runner: Runner, spec: ModelSpec) -> None:
+        self.runner, self.spec = runner, spec
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if self.spec.square and h != w:
+            side = max(h, w)
+            return self.runner(_pad(x, side, side))[..., : h * self.spec.scale, : w * self.spec.scale]
+        return self.runner(x)
+
+
+def upscale(
+    model: Any,
+    image: torch.Tensor,
+    *,
+    tile: TileLike = "auto",
+    overlap: Union[str, int] = "auto",
+    precision: PrecisionLike = "auto",
+    device: DeviceLike = None,
+    outscale: Optional[float] = None,
+    target: Target = None,
+    out_dtype: torch.dtype = torch.float32,
+    progress: Progress = None,
+    cancel: Cancel = None,
+    layout: str = "auto",
+    out_device: DeviceLike = None,
+    tile_batch: Union[str, int] = "auto",
+    memory_budget: Optional[int] = None,
+    resize_filter: str = "lanczos",
+    alpha_filter: str = "bicubic",
+    channels_last: Union[str, bool] = "auto",
+    clamp: bool = True,
+) -> torch.Tensor:
+    """Upscale ``image`` with ``model``; returns the result in the input's layout.
+
+    Args:
+        model: a GenSR generator (``gensr.load_model``) or a spandrel-style
+            descriptor (``.model``, ``.scale``, ``.input_channels``,
+            ``.output_channels``, ``.size_requirements``), e.g. ComfyUI's.
+        image: (B, C, H, W) or (B, H, W, C) (or unbatched) with 1 (gray),
+            2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels; float in [0, 1]
+            (fp32/fp16/bf16) or uint8. Frames are processed one at a time;
+            the batch never goes to the device at once.
+        tile: ``"auto"`` (from the free memory of the device), a size, or
+            (height, width): the largest window fed to the model. Windows are
+            shrunk to the smallest size that needs no more tiles.
+        overlap: pixels of context around each tile's kept core; ``"auto"``
+            is exact for convolution stacks and measured for deep models.
+        precision: ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"bf16"``. Auto
+            uses bf16 on CPUs with native bf16, fp16 on CUDA, else fp32, and
+            falls back to fp32 for a model whose output loses more than 0.5 dB.
+        device: where the model runs (default: where its weights are).
+        outscale: final size as a multiple of the input (any float).
+        target: final (width, height), or an int long side.
+        out_dtype: float32, float16, bfloat16 or uint8 (0..255).
+        progress: ``progress(done, total)`` after every tile (the total is over
+            the whole batch and can grow after an out-of-memory back-off).
+            Exceptions it raises propagate.
+        cancel: a callable returning True, or a ``threading.Event``, checked
+            before every tile; raises ``UpscaleCancelled``.
+        layout: ``"auto"``, ``"bchw"`` or ``"bhwc"``.
+        out_device: device of the result (default: the input's).
+        tile_batch: tiles per model call, ``"auto"`` (1 on CPU, what fits elsewhere).
+        memory_budget: bytes the tiles may use (default: from free memory;
+            at most 1 GiB on the CPU).
+        resize_filter / alpha_filter: ``lanczos``, ``bicubic`` or ``bilinear``
+            for the resize after the model and for interpolating alpha.
+        channels_last: run convolutions channels-last (``"auto"``: on CPU and CUDA).
+        clamp: clamp float output to [0, 1].
+    """
+    spec = model_spec(model)
+    layout = detect_layout(image, layout)
+    x, unbatched = as_bchw(image, layout)
+    if x.dtype not in IN_DTYPES:
+        raise ValueError(f"image dtype {x.dtype} is not supported; use float32/float16/bfloat16 in [0, 1] or uint8")
+    if out_dtype not in OUT_DTYPES:
+        raise ValueError(f"out_dtype {out_dtype} is not supported; use float32, float16, bfloat16 or uint8")
+    batch, channels, height, width = x.shape
+    if height < 1 or width < 1:
+        raise ValueError(f"image has no pixels (shape {tuple(image.shape)})")
+    plan = ChannelPlan(channels, spec)
+    s, m = spec.scale, spec.multiple
+    dev = resolve_device(device, _model_device(spec, x.device))
+    out_dev = torch.device(out_device) if out_device is not None else x.device
+    use_cl = wants_channels_last(dev) if channels_last == "auto" else bool(channels_last)
+    check_cancel = _cancel_check(cancel)
+
+    wanted = parse_precision(precision)
+    dtype = auto_dtype(dev, spec) if wanted == "auto" else wanted
+    if wanted == "auto" and dtype != torch.float32:
+        dtype = checked_precision(spec, dev, dtype, lambda dt: _TileRunner(Runner(spec, dev, dt, use_cl), spec))
+    runner = _TileRunner(Runner(spec, dev, dtype, use_cl), spec)
+
+    out_h, out_w = output_size(height, width, s, outscale, target)
+    colour_rs = Resizer2d((height * s, width * s), (out_h, out_w), resize_filter)
+    alpha_rs = Resizer2d((height, width), (out_h, out_w), alpha_filter) if plan.has_alpha and not plan.model_alpha else None
+    margin = math.ceil(colour_rs.margin() / s) + (alpha_rs.margin() if alpha_rs is not None else 0)
+    pad_h, pad_w = padded_size(height, width, m, spec.minimum, spec.square)
+
+    budget = default_budget(dev, runner.runner.module, memory_budget)
+    bpp = bytes_per_pixel(spec, runner.runner.module, runner, dtype) * plan.planes
+    tile_hw = _parse_tile(tile, m) or tile_for_budget(budget, bpp, pad_h, pad_w, m)
+    tile_hw = (min(tile_hw[0], pad_h), min(tile_hw[1], pad_w))
+    tiling = tile_hw != (pad_h, pad_w)
+
+    def context() -> int:
+        if overlap == "auto":
+            return model_context(spec, runner, key=(dev.type, dtype)) + margin
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
+            raise ValueError(f"overlap must be 'auto' or a number of pixels >= 0, not {overlap!r}")
+        return overlap + margin
+
+    ov = context() if tiling else 0
+    if tiling and tile == "auto":  # memory-derived tiles must still leave room for a core
+        least = -(-(2 * ov + 4 * m) // m) * m
+        tile_hw = (min(pad_h, max(tile_hw[0], least)), min(pad_w, max(tile_hw[1], least)))
+    if tile_batch == "auto":
+        per_call = 1 if dev.type == "cpu" else max_tile_batch(budget, bpp, tile_hw)
+    elif isinstance(tile_batch, int) and tile_batch >= 1:
+        per_call = tile_batch
+    else:
+        raise ValueError(f"tile_batch must be 'auto' or a positive integer, not {tile_batch!r}")
+
+    region = (0, height, 0, width)
+
+    def frame_tiles() -> List[Tile]:
+        return plan_tiles(pad_h, pad_w, tile_hw, ov, m, region=region, minimum=spec.minimum)
+
+    out, out_bchw = empty_like_layout(layout, batch, channels, out_h, out_w, out_dtype, out_dev)
+    per_frame = len(frame_tiles())
+    total = batch * per_frame
+    done = 0
+    colour_slice = slice(0, plan.output_channels)
+
+    with torch.no_grad():
+        for b in range(batch):
+            frame = _to_float(x[b])
+            planes = _pad(plan.model_input(frame), pad_h, pad_w)
+            if dev.type != "cpu":
+                planes = runner.runner.prepare(planes)  # whole frame on the device once
+            alpha = plan.interpolated_alpha(frame)
+            queue: Deque[Tile] = deque(frame_tiles())
+            while queue:
+                if check_cancel():
+                    raise UpscaleCancelled(f"upscale cancelled after {done} of {total} tiles")
+                group = [queue.popleft()]
+                while queue and len(group) < per_call and (queue[0].h, queue[0].w) == (group[0].h, group[0].w):
+                    group.append(queue.popleft())
+                crops = [planes[:, :, t.y0: t.y0 + t.h, t.x0: t.x0 + t.w] for t in group]
+                inp = crops[0] if len(crops) == 1 else torch.cat(crops)
+                try:
+                    y = runner(inp)
+                    failed = None
+                except Exception as e:  # noqa: BLE001 - only out-of-memory is handled
+                    if not is_oom(e):
+                        raise
+                    failed = str(e)
+                if failed is not None:
+                    del inp, crops
+                    release_cached_memory(dev)
+                    if len(group) > 1:  # first fewer tiles per call, then smaller tiles
+                        per_call = max(1, len(group) // 2)
+                        queue.extendleft(reversed(group))
+                        continue
+                    smaller = tuple(max(m, (v // 2) - (v // 2) % m) for v in tile_hw)
+                    if not tiling:
+                        tiling, ov = True, context()
+                    least = 2 * ov + m
+                    if max(smaller) < least or smaller == tile_hw:
+                        raise UpscaleOutOfMemory(
+                            f"out of memory on {dev} even with {tile_hw[0]}x{tile_hw[1]} tiles "
+                            f"(overlap {ov}); free memory, use a smaller model, fp16, or device='cpu'. "
+                            f"Last error: {failed}"
+                        )
+                    tile_hw = (max(smaller[0], min(least, pad_h)), max(smaller[1], min(least, pad_w)))
+                    pending = group + list(queue)
+                    queue = deque(
+                        sub
+                        for t in pending
+                        for sub in plan_tiles(pad_h, pad_w, tile_hw, ov, m, (t.cy0, t.cy1, t.cx0, t.cx1), spec.minimum)
+                    )
+                    total = done + len(queue) + (batch - b - 1) * len(frame_tiles())
+                    continue
+                planes_n = plan.planes
+                for i, t in enumerate(group):
+                    colour = plan.model_output(y[i * planes_n: (i + 1) * planes_n])
+                    box = colour_rs.owned((t.cy0 * s, t.cy1 * s, t.cx0 * s, t.cx1 * s))
+                    if box[0] < box[1] and box[2] < box[3]:
+                        part = colour_rs.apply(colour, (t.y0 * s, t.x0 * s), box)
+                        out_bchw[b, colour_slice, box[0]: box[1], box[2]: box[3]].copy_(
+                            _convert_out(part, out_dtype, clamp)
+                        )
+                        if alpha is not None:
+                            win = alpha[:, t.y0: min(t.y0 + t.h, height), t.x0: min(t.x0 + t.w, width)]
+                            a = alpha_rs.apply(win, (t.y0, t.x0), box)
+                            out_bchw[b, channels - 1:, box[0]: box[1], box[2]: box[3]].copy_(
+                                _convert_out(a, out_dtype, True)
+                            )
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                del y
+    return out[0] if unbatched else out

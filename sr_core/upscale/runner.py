@@ -1,0 +1,57 @@
+"""A model made ready to run: on the compute device, in the compute dtype and
+(where it helps) channels-last, without touching the caller's module."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .adapter import ModelSpec
+
+
+def wants_channels_last(device: torch.device) -> bool:
+    """Channels-last convolutions are faster on CPUs (oneDNN) and CUDA tensor cores."""
+    return device.type in ("cpu", "cuda")
+
+
+def _matches(module: nn.Module, device: torch.device, dtype: torch.dtype, channels_last: bool) -> bool:
+    for p in list(module.parameters()) + list(module.buffers()):
+        if p.device.type != device.type or (device.index is not None and p.device.index != device.index):
+            return False
+        if p.is_floating_point() and p.dtype != dtype:
+            return False
+        if channels_last and p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last):
+            return False
+    return True
+
+
+class Runner:
+    """Calls ``spec``'s model on batches of tiles (B, C, h, w) -> float32 output."""
+
+    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, channels_last: bool) -> None:
+        self.spec = spec
+        self.device = device
+        self.dtype = dtype
+        self.channels_last = channels_last
+        module = spec.module
+        if module.training or not _matches(module, device, dtype, channels_last):
+            # A converted copy: casting the caller's weights in place would lose
+            # precision for everyone else using the model.
+            module = copy.deepcopy(module).to(device=device, dtype=dtype)
+            if channels_last:
+                module = module.to(memory_format=torch.channels_last)
+        self.module = module.eval()
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            y = self.spec.forward(self.module, self.prepare(x))
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"{self.spec.name} returned {type(y).__name__}, not a tensor")
+        return y.float()
