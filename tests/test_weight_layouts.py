@@ -308,3 +308,13 @@ def test_safetensors_whose_header_length_looks_like_another_format(tmp_path, sta
     path = safetensors_with_header_start(tmp_path / "m.safetensors", basicsr_layout(model), start)
     loaded = check_loaded(path, model, image(3))
     assert len(loaded.metadata["pad"]) > 0
+
+
+def test_metadata_round_trips_exactly(tmp_path):
+    extra = {"version": "1.0", "flag": "true", "count": 3, "quoted": '"x"', "license": "BSD-3-Clause",
+             "nested": {"a": [1, 2.5, None]}, "empty": ""}
+    gensr.save_model(tiny_compact(2), tmp_path / "m.safetensors", metadata=extra)
+    meta = gensr.load_model(tmp_path / "m.safetensors").metadata
+    assert {k: meta[k] for k in extra} == extra
+    with safe_open(str(tmp_path / "m.safetensors"), "pt") as f:
+        assert f.metadata()["license"] == "BSD-3-Clause"  # plain strings stay readable by other tools

@@ -47,7 +47,15 @@ def atomic_write(path: PathLike, write: Callable[[str], None]) -> Path:
 
 
 def _meta_str(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    """safetensors metadata values are strings: others are JSON-encoded, and so is
+    a string that would otherwise read back as JSON (``"1.0"``, ``"true"``), so
+    that ``load_model(...).metadata`` returns exactly what was saved."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, sort_keys=True)
 
 
 def model_metadata(model: nn.Module, extra: Optional[Mapping[str, Any]] = None) -> dict[str, str]:
