@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import comfy_bridge
 
@@ -64,12 +64,23 @@ def resolve_model_file(model_name: str) -> Path:
     return Path(found)
 
 
+def _load_normal_tensors(load: Callable[[], Any]) -> Any:
+    """Run ``load`` outside inference mode: ComfyUI executes every node under
+    ``torch.inference_mode()``, and weights created there become inference
+    tensors that cannot be modified, trained or versioned afterwards."""
+    import torch
+
+    with torch.inference_mode(False):
+        return load()
+
+
 def load_local(model_name: str) -> Any:
     """The ``GenSRModelLoader`` node: a file from ``upscale_models`` (or the bundled model)."""
     from ..weights.loader import load_model
     from .descriptor import as_upscale_model
 
-    return as_upscale_model(load_model(resolve_model_file(model_name)))
+    path = resolve_model_file(model_name)
+    return _load_normal_tensors(lambda: as_upscale_model(load_model(path)))
 
 
 def check_hub_inputs(repo_id: str, filename: str, revision: str) -> Optional[str]:
@@ -94,5 +105,6 @@ def load_hub(repo_id: str, filename: str, revision: str = "main") -> Any:
     problem = check_hub_inputs(repo_id, filename, revision)
     if problem:
         raise ValueError(problem)
-    model = load_model(repo_id=repo_id.strip(), filename=filename.strip() or None, revision=revision.strip())
-    return as_upscale_model(model)
+    return _load_normal_tensors(
+        lambda: as_upscale_model(load_model(repo_id=repo_id.strip(), filename=filename.strip() or None, revision=revision.strip()))
+    )

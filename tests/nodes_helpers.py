@@ -43,10 +43,14 @@ def validate(cls: type, inputs: dict[str, Any]) -> None:
 
 
 def run_node(node_id: str, **inputs: Any) -> tuple[tuple, dict]:
-    """Validate and execute a node; returns (outputs, ui)."""
+    """Validate and execute a node as ComfyUI does (under ``torch.inference_mode()``,
+    like ComfyUI's executor); returns (outputs, ui)."""
+    import torch
+
     cls = gensr.NODE_CLASS_MAPPINGS[node_id]
     validate(cls, inputs)
-    out = getattr(cls(), cls.FUNCTION)(**inputs)
+    with torch.inference_mode():
+        out = getattr(cls(), cls.FUNCTION)(**inputs)
     if isinstance(out, dict):
         return tuple(out["result"]), out.get("ui") or {}
     return tuple(out), {}
