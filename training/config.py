@@ -44,6 +44,7 @@ class TrainConfig:
     # losses: L = perceptual_weight * L_perceptual + pixel_weight * L_pixel + adv_weight * L_adv
     pixel_loss: str = "l1"  # "l1" or "charbonnier"
     pixel_weight: float = 1.0
+    gt_usm: bool = False  # unsharp-mask the targets of the pixel and perceptual losses (Real-ESRGAN)
     perceptual_weight: float = 0.0
     perceptual_layers: dict = field(default_factory=dict)  # {} = the default VGG19 layer weights
     perceptual_weights_source: Optional[str] = None  # VGG19 weights: a path or hf:// source
@@ -61,6 +62,7 @@ class TrainConfig:
     val_every: int = 500
     checkpoint_every: int = 500
     samples: int = 2  # validation images saved as samples
+    tensorboard: bool = True  # also write TensorBoard events when the package is installed
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -1,5 +1,6 @@
 """The training loop: stage 1 (pixel loss, PSNR-oriented) and stage 2 (GAN
-fine-tuning), EMA, mixed precision, validation, atomic checkpoints, exact resume."""
+fine-tuning from stage 1's weights), EMA, mixed precision, DDP, validation,
+atomic checkpoints, exact resume."""
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ from ..weights import load_model, save_model
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import IndexRange, PatchPairs, find_images
+from .distributed import any_rank, barrier
 from .ema import EMA
+from .logs import RunLog
 from .progress import ProgressLine
 from .schedule import learning_rate
 from .validation import evaluate_images, summarise, validation_files
@@ -58,12 +61,19 @@ def amp_dtype(cfg: TrainConfig, device: torch.device) -> Optional[torch.dtype]:
 
 
 def build_generator_for(cfg: TrainConfig) -> nn.Module:
+    """A fresh generator, or the ``pretrained`` one (stage 2 starts from stage 1's export)."""
     if cfg.pretrained:
         model = load_model(cfg.pretrained)
         if model.scale != cfg.scale:
             raise ValueError(f"pretrained model {cfg.pretrained} is x{model.scale}, the run is x{cfg.scale}")
-        return model.train()
+        if model.arch != cfg.arch:
+            raise ValueError(f"pretrained model {cfg.pretrained} is {model.arch}, the run's arch is {cfg.arch}")
+        return model.float().train()
     return build_generator(cfg.arch, {**cfg.arch_config, "scale": cfg.scale}).train()
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after a SIGINT/SIGTERM once the checkpoint is safely written."""
 
 
 class Trainer:
@@ -73,6 +83,8 @@ class Trainer:
         self.cfg, self.rank, self.world_size = cfg, rank, world_size
         self.is_main = rank == 0
         self.device = pick_device(cfg.device)
+        if world_size > 1 and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.run_dir = Path(cfg.out) / cfg.name
         self.checkpoint_path = self.run_dir / "checkpoint.pt"
         self.export_path = self.run_dir / f"{cfg.name}.safetensors"
@@ -82,6 +94,12 @@ class Trainer:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.generator.to(memory_format=self.memory_format)
         self.ema = EMA(self.generator, cfg.ema_decay)
+        self.model: nn.Module = self.generator  # what the step calls (DDP-wrapped with torchrun)
+        if world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.generator, device_ids=ids, broadcast_buffers=False)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         self.amp = amp_dtype(cfg, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
@@ -94,12 +112,13 @@ class Trainer:
     def _build_losses(self):
         from .losses import GeneratorLosses
 
-        return GeneratorLosses(self.cfg, self.device)
+        return GeneratorLosses(self.cfg, self.device, self.amp, self.world_size, self.memory_format)
 
     def _data(self, start_iteration: int) -> DataLoader:
         cfg = self.cfg
         files = find_images(cfg.data)
-        shard = files[self.rank :: self.world_size]
+        # each process reads its own shard; with fewer images than processes all read all
+        shard = files[self.rank :: self.world_size] if len(files) >= self.world_size else files
         lr_files = None
         if cfg.lr_data:
             lr_root = Path(cfg.lr_data)
@@ -157,6 +176,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.is_main:
             save_checkpoint(self.checkpoint_path, self.state_dict())
+        barrier()
 
     def resume(self) -> bool:
         state = load_checkpoint(self.checkpoint_path)
@@ -173,7 +193,7 @@ class Trainer:
         lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         hr = hr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-            out = self.generator(lr)
+            out = self.model(lr)
         loss, logs = self.losses.generator_loss(out.float(), hr, self.iteration)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -206,9 +226,7 @@ class Trainer:
 
     def log(self, record: dict[str, Any]) -> None:
         if self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            self.run_log.write(record)
 
     def export(self, validation: Optional[dict] = None) -> Path:
         """Save the EMA generator as .safetensors with the run's metadata."""
@@ -216,6 +234,7 @@ class Trainer:
         model = self.ema.module
         meta = {
             "gensr.recipe": cfg.recipe,
+            "gensr.pretrained": cfg.pretrained or "",
             "gensr.data": [str(d) for d in cfg.data],
             "gensr.degradation": cfg.degradation,
             "gensr.iterations": self.iteration,
@@ -233,6 +252,7 @@ class Trainer:
         cfg = self.cfg
         if resume and self.resume() and self.is_main:
             print(f"resumed {self.checkpoint_path} at iteration {self.iteration}", file=sys.stderr)
+        self.run_log = RunLog(self.log_path, tensorboard=cfg.tensorboard, enabled=self.is_main)
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         progress = ProgressLine(cfg.iterations, enabled=self.is_main)
         last_val: Optional[dict] = None
@@ -241,7 +261,7 @@ class Trainer:
                 last_val = self.validate()
                 if last_val:
                     self.log({"iteration": 0, "validation": last_val})
-            loader = self._data(self.iteration)
+            loader = self._data(self.iteration) if self.iteration < cfg.iterations else []
             for lr_batch, hr_batch in loader:
                 current_lr = self.set_lr()
                 logs = self.train_step(lr_batch, hr_batch)
@@ -251,20 +271,26 @@ class Trainer:
                     self.log({"iteration": self.iteration, "lr": current_lr, **logs})
                 if cfg.val and (self.iteration % cfg.val_every == 0 or self.iteration == cfg.iterations):
                     last_val = self.validate()
-                    self.log({"iteration": self.iteration, "validation": last_val})
-                    progress.note(f"val psnr {last_val['psnr']:.2f} dB (bicubic {last_val['bicubic_psnr']:.2f})")
+                    if last_val:
+                        self.log({"iteration": self.iteration, "validation": last_val})
+                        progress.note(f"val psnr {last_val['psnr']:.2f} dB (bicubic {last_val['bicubic_psnr']:.2f})")
                 if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
                     self.save_checkpoint()
                     if self.is_main:
                         self.export(last_val)
-                if self._stop_signal is not None:
+                stop = self._stop_signal is not None
+                if self.world_size > 1:
+                    stop = any_rank(stop, self.device)  # every rank stops at the same iteration
+                if stop and self.iteration < cfg.iterations:
                     self.save_checkpoint()
                     progress.close()
-                    print(f"\nstopped by signal {self._stop_signal} at iteration {self.iteration}; "
-                          "checkpoint saved, continue with --resume", file=sys.stderr)
-                    raise KeyboardInterrupt
+                    if self.is_main:
+                        print(f"stopped by signal {self._stop_signal or 'on another rank'} at iteration "
+                              f"{self.iteration}; checkpoint saved, continue with --resume", file=sys.stderr)
+                    raise TrainingInterrupted
         finally:
             progress.close()
+            self.run_log.close()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
         return self.export(last_val) if self.is_main else self.export_path

@@ -3,6 +3,37 @@ from __future__ import annotations
 
 from .config import TrainConfig
 
+# Shared by the Real-ESRGAN recipes (data, degradation, schedule, bookkeeping).
+_REAL_ESRGAN = dict(
+    scale=4,
+    degradation="realesrgan",
+    gt_size=256,
+    batch_size=12,
+    num_workers=4,
+    lr_schedule="multistep",
+    lr_gamma=0.5,
+    betas=(0.9, 0.99),
+    ema_decay=0.999,
+    pixel_loss="l1",
+    pixel_weight=1.0,
+    gt_usm=True,
+    log_every=100,
+    val_every=5000,
+    checkpoint_every=5000,
+)
+_REAL_ESRGAN_GAN = dict(
+    iterations=400_000,
+    lr=1e-4,
+    lr_milestones=[400_000],
+    perceptual_weight=1.0,  # VGG19 conv1_2..conv5_4 = 0.1, 0.1, 1, 1, 1 before ReLU
+    gan=True,
+    gan_loss="vanilla",
+    adv_weight=0.1,
+    discriminator="unet",
+    discriminator_config=dict(num_feat=64, skip_connection=True),
+    d_lr=1e-4,
+)
+
 PRESETS: dict[str, dict] = {
     # The bundled default model: Compact x4, bicubic degradation, PSNR-oriented,
     # trained on ../shared/data/train (T91 + BSD200) on a 2-core CPU.
@@ -23,6 +54,42 @@ PRESETS: dict[str, dict] = {
         val_every=500,
         checkpoint_every=250,
     ),
+    # Real-ESRGAN's published recipes (options/train_realesrnet_x4plus.yml and
+    # train_realesrgan_x4plus.yml): second-order degradations on 256 px patches,
+    # batch 12 per process, Adam (0.9, 0.99), EMA 0.999, unsharp-masked targets.
+    # Stage 1 (PSNR-oriented, "Real-ESRNet"): L1 only, lr 2e-4, 1M iterations.
+    "esrgan-x4-psnr": dict(
+        _REAL_ESRGAN,
+        arch="rrdbnet",
+        arch_config=dict(num_feat=64, num_block=23, num_grow_ch=32),
+        iterations=1_000_000,
+        lr=2e-4,
+        lr_milestones=[1_000_000],
+    ),
+    # Stage 2 (GAN, "Real-ESRGAN"): start from stage 1 (--pretrained), lr 1e-4 for
+    # both networks, L = 1 * L_perceptual + 1 * L1 + 0.1 * L_vanilla-GAN, U-Net SN
+    # discriminator, 400k iterations.
+    "esrgan-x4-gan": dict(
+        **_REAL_ESRGAN,
+        **_REAL_ESRGAN_GAN,
+        arch="rrdbnet",
+        arch_config=dict(num_feat=64, num_block=23, num_grow_ch=32),
+    ),
+    # The same two stages with the Compact generator (realesr-general-x4v3's size).
+    "compact-x4-psnr": dict(
+        _REAL_ESRGAN,
+        arch="compact",
+        arch_config=dict(num_feat=64, num_conv=32),
+        iterations=1_000_000,
+        lr=2e-4,
+        lr_milestones=[1_000_000],
+    ),
+    "compact-x4-gan": dict(
+        **_REAL_ESRGAN,
+        **_REAL_ESRGAN_GAN,
+        arch="compact",
+        arch_config=dict(num_feat=64, num_conv=32),
+    ),
     # A seconds-long recipe for tests and smoke checks.
     "tiny-test": dict(
         arch="compact",
@@ -39,6 +106,29 @@ PRESETS: dict[str, dict] = {
         log_every=10,
         ema_decay=0.9,
         samples=1,
+    ),
+    # tiny-test followed by a short GAN stage (give --pretrained a tiny-test export).
+    "tiny-test-gan": dict(
+        arch="compact",
+        arch_config=dict(num_feat=8, num_conv=2),
+        scale=4,
+        gt_size=64,
+        batch_size=4,
+        iterations=20,
+        lr=1e-3,
+        lr_schedule="constant",
+        num_workers=0,
+        val_every=10,
+        checkpoint_every=10,
+        log_every=5,
+        ema_decay=0.9,
+        samples=1,
+        gan=True,
+        gan_loss="vanilla",
+        adv_weight=0.1,
+        discriminator="unet",
+        discriminator_config=dict(num_feat=8),
+        d_lr=1e-3,
     ),
 }
 
