@@ -11,9 +11,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import gensr
-from conftest import SHARED, shared_path
-
-PARITY_FILES = sorted(p.name for p in (SHARED / "weights" / "parity").glob("*.safetensors")) or ["(none found)"]
+PARITY_DIR = Path(__file__).resolve().parents[2] / "shared" / "weights" / "parity"
+PARITY_FILES = sorted(p.name for p in PARITY_DIR.glob("*.safetensors")) or ["(none found)"]
 
 # What each reference's metadata says, in GenSR's terms.
 EXPECTED_ARCH = {"RRDBNet": "rrdbnet", "SRVGGNetCompact": "compact"}
@@ -34,8 +33,8 @@ def original_form(sd: dict[str, torch.Tensor], meta: dict[str, str]) -> dict:
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
 @pytest.mark.parametrize("name", PARITY_FILES)
-def test_matches_spandrel_reference(tmp_path, name, suffix):
-    sd, x, expected, meta = read_reference(shared_path("weights", "parity", name))
+def test_matches_spandrel_reference(tmp_path, shared, name, suffix):
+    sd, x, expected, meta = read_reference(shared("weights", "parity", name))
     path = tmp_path / f"model{suffix}"
     if suffix == ".pth":
         torch.save(original_form(sd, meta), path)
@@ -54,7 +53,7 @@ def test_matches_spandrel_reference(tmp_path, name, suffix):
     assert (out - expected).abs().max().item() < 1e-4
 
 
-def test_parity_references_exist():
-    folder = shared_path("weights", "parity")
+def test_parity_references_exist(shared):
+    folder = shared("weights", "parity")
     names = {p.name for p in folder.glob("*.safetensors")}
     assert {"rrdb_x4_new.safetensors", "compact_animevideov3.safetensors"} <= names

@@ -12,7 +12,6 @@ import torch
 from PIL import Image
 
 import gensr
-from conftest import shared_path
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
@@ -29,9 +28,9 @@ def y_psnr(a: torch.Tensor, b: torch.Tensor, border: int = 4) -> float:
     return 10 * math.log10(255.0**2 / mse)
 
 
-@pytest.fixture(scope="module")
-def model():
-    return gensr.load_model(shared_path("weights", "realesr-animevideov3.pth"))
+@pytest.fixture
+def model(shared):
+    return gensr.load_model(shared("weights", "realesr-animevideov3.pth"))
 
 
 def test_detected_config(model):
@@ -54,8 +53,8 @@ def enlarge(model, hr_path: Path) -> tuple[float, float]:
     return y_psnr(sr, target), y_psnr(nearest, target)
 
 
-def test_upscales_set5_well_above_nearest_neighbour(model):
-    images = sorted(shared_path("data", "val", "Set5").glob("*.png"))
+def test_upscales_set5_well_above_nearest_neighbour(model, shared):
+    images = sorted(shared("data", "val", "Set5").glob("*.png"))
     assert len(images) == 5
     gains = {}
     for path in images:
