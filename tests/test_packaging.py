@@ -136,3 +136,29 @@ def test_import_checker_catches_escapes():
         "gensr.nodes", "huggingface_hub", "comfy", "gensr.training.loop", "urllib.request",
     ]
     assert [layering_violations(m) for m in modules] == [False] * 4 + [True] * 6
+
+
+
+def absolute_imports(source: str) -> list[tuple[int, str]]:
+    """(line, module) of every non-relative import in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.append((node.lineno, node.module or ""))
+    return found
+
+
+def test_package_code_imports_itself_only_relatively():
+    """ComfyUI imports the pack under its folder name, not as ``gensr``: an
+    absolute ``gensr`` import inside the package would break there."""
+    bad = []
+    for folder in package_dirs().values():
+        for path in sorted(folder.glob("*.py")):
+            for line, module in absolute_imports(path.read_text(encoding="utf-8")):
+                if module.split(".")[0] == "gensr":
+                    bad.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not bad, "use relative imports inside the package: " + "; ".join(bad)
+    assert absolute_imports("import gensr.weights\nfrom gensr import load_model\nfrom . import x\n") == [
+        (1, "gensr.weights"), (2, "gensr")]
