@@ -201,11 +201,6 @@ def test_models_from_comfyuis_core_loader_work_too():
     torch.testing.assert_close(out, _direct(descriptor, image), atol=2e-5, rtol=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="engine: sr_core/upscale/context.py weights_fingerprint reads p._version, which inference tensors lack",
-)
 def test_models_loaded_under_inference_mode_like_comfyuis_core_loader():
     """ComfyUI runs its core loader under torch.inference_mode(): the weights are inference tensors."""
     with torch.inference_mode():
