@@ -207,3 +207,35 @@ def test_content_not_suffix_decides_the_format(tmp_path):
     path = tmp_path / "model.safetensors"
     torch.save({"params": tiny_state_dict()}, path)  # a pickle under the wrong name
     assert gensr.load_model(path).scale == 2
+
+
+def damaged_variants():
+    """(name, state dict) with one tensor missing or of the wrong shape, for every
+    tensor of a tiny model in each layout."""
+    import test_weight_layouts as layouts
+
+    models = {name: layouts.tiny_rrdb(name, 4, num_block=1) for name in layouts.LAYOUTS}
+    models["compact"] = layouts.tiny_compact(2, num_conv=1)
+    for name, model in models.items():
+        sd = layouts.layout_sd(name, model)
+        for key in sd:
+            yield f"{name}-missing-{key}", {k: v for k, v in sd.items() if k != key}
+            yield f"{name}-ndim-{key}", {k: (v.unsqueeze(0) if k == key else v) for k, v in sd.items()}
+            yield f"{name}-wide-{key}", {k: (torch.cat((v, v)) if k == key else v) for k, v in sd.items()}
+
+
+def test_damaged_state_dicts_give_clear_errors():
+    from gensr.weights import model_from_state_dict
+
+    failures = []
+    for name, sd in damaged_variants():
+        try:
+            model_from_state_dict(sd, name)
+        except GenSRError as e:
+            if name not in str(e):
+                failures.append(f"{name}: message does not name the source: {e}")
+        except Exception as e:  # noqa: BLE001 - the point of the test
+            failures.append(f"{name}: {type(e).__name__}: {e}")
+        else:
+            failures.append(f"{name}: loaded")
+    assert not failures, "\n".join(failures[:20]) + f"\n({len(failures)} in all)"

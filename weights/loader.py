@@ -19,7 +19,13 @@ PathLike = Union[str, Path]
 def detect_architecture(sd: dict[str, torch.Tensor], source: str = "file") -> tuple[str, dict, dict[str, torch.Tensor]]:
     """(arch, config, canonical state dict) of a cleaned generator state dict."""
     for layout in LAYOUTS:
-        found = layout.detect(sd)
+        try:
+            found = layout.detect(sd)
+        except (KeyError, IndexError) as e:  # the layout's marker keys are there, others are not
+            raise WeightFileError(
+                f"{source} looks like {layout.NAME} but is incomplete or damaged "
+                f"(tensor {e} is missing or malformed). Download it again."
+            ) from None
         if found is not None:
             config, canon = found
             return layout.ARCH, config, canon
