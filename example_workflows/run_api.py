@@ -133,6 +133,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--gensr-model", help="model for GenSR Load Model instead of the bundled one")
     p.add_argument("--core-model", help="upscale_models file instead of RealESRGAN_x4plus.pth")
     p.add_argument("--cancel", action="store_true", help="also check that Cancel stops a running GenSR upscale")
+    p.add_argument("--cancel-image", default="example.png", help="a larger input image for the Cancel check")
     p.add_argument("--timeout", type=float, default=600)
     args = p.parse_args(argv)
     ok = True
@@ -145,7 +146,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"== {name}: {e}")
             ok = False
     if args.cancel:
-        workflow = customise(json.loads((API_DIR / "upscale_image.json").read_text()), args.image, args.gensr_model, args.core_model)
+        workflow = customise(json.loads((API_DIR / "upscale_image.json").read_text()), args.cancel_image, args.gensr_model, args.core_model)
         ok = cancel_check(args.server, workflow, args.timeout) and ok
     return 0 if ok else 1
 
