@@ -19,8 +19,8 @@ def tiny_data(tmp_path: Path, n: int = 4) -> tuple[Path, Path]:
     train_src = shared_path("data", "train", "T91")
     val_src = shared_path("data", "val", "Set5")
     train, val = tmp_path / "train", tmp_path / "val"
-    train.mkdir(exist_ok=True)
-    val.mkdir(exist_ok=True)
+    train.mkdir(parents=True, exist_ok=True)
+    val.mkdir(parents=True, exist_ok=True)
     for f in sorted(train_src.glob("*.png"))[:n]:
         shutil.copy(f, train / f.name)
     for f in sorted(val_src.glob("*.png"))[:2]:
@@ -47,3 +47,15 @@ def tiny_vgg19_file(path: Path, last: str = "conv2_2", seed: int = 0) -> Path:
 
 def weights_equal(a: dict, b: dict, atol: float = 0.0) -> bool:
     return a.keys() == b.keys() and all(torch.allclose(a[k].float(), b[k].float(), atol=atol, rtol=0) for k in a)
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def gensr_command(*args: str) -> list[str]:
+    """argv that runs ``gensr ARGS`` from this checkout (whatever is pip-installed)."""
+    import sys
+
+    code = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import conftest, torch; torch.set_num_threads(1); "
+            f"from gensr.cli import main; sys.exit(main(sys.argv[1:]))")
+    return [sys.executable, "-c", code, *args]
