@@ -105,6 +105,13 @@ def load_hub(repo_id: str, filename: str, revision: str = "main") -> Any:
     problem = check_hub_inputs(repo_id, filename, revision)
     if problem:
         raise ValueError(problem)
+    try:
+        import huggingface_hub  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "GenSR Load Model (Hugging Face) needs the huggingface-hub package: install it into ComfyUI's Python "
+            "(pip install huggingface-hub), or download the file yourself and use GenSR Load Model"
+        ) from None
     return _load_normal_tensors(
         lambda: as_upscale_model(load_model(repo_id=repo_id.strip(), filename=filename.strip() or None, revision=revision.strip()))
     )

@@ -152,3 +152,11 @@ def test_hub_loader_downloads_once_then_works_offline(tmp_path, monkeypatch):
     (again,), _ = run_node("GenSRHubModelLoader", repo_id="alice/sr", filename="x2.safetensors", revision="main")
     for a, b in zip(model.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_hub_loader_without_huggingface_hub_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install huggingface-hub"):
+        run_node("GenSRHubModelLoader", repo_id="alice/sr", filename="x2.safetensors", revision="main")
