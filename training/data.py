@@ -109,6 +109,7 @@ class PatchPairs(Dataset):
         self.degradation = degradation
         self.hr: list[torch.Tensor] = []
         self.lr: list[Optional[torch.Tensor]] = []
+        self.files: list[Path] = []  # the images in use, in index order
         skipped = []
         for i, path in enumerate(hr_files):
             hr = mod_crop(load_rgb(path), scale)
@@ -125,6 +126,7 @@ class PatchPairs(Dataset):
                 lr = None
             self.hr.append(hr)
             self.lr.append(lr)
+            self.files.append(path)
         if not self.hr:
             raise ValueError(f"every training image is smaller than the patch size {gt_size}px; lower gt_size")
         self.skipped = skipped
