@@ -160,3 +160,14 @@ def test_hub_loader_without_huggingface_hub_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if not installed
     with pytest.raises(ImportError, match="pip install huggingface-hub"):
         run_node("GenSRHubModelLoader", repo_id="alice/sr", filename="x2.safetensors", revision="main")
+
+
+def test_bundled_model_is_listed_first_and_loads(fake_comfy):
+    from gensr.nodes.loading import BUNDLED_MODEL, bundled_model_path
+
+    if bundled_model_path() is None:
+        pytest.skip("this checkout has no bundled model file")
+    names = gensr.NODE_CLASS_MAPPINGS["GenSRModelLoader"].INPUT_TYPES()["required"]["model_name"][0]
+    assert names[0] == BUNDLED_MODEL
+    (model,), _ = run_node("GenSRModelLoader", model_name=BUNDLED_MODEL)
+    assert model.scale == 4 and model.input_channels == 3
