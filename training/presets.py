@@ -1,6 +1,7 @@
 """Named training recipes. A preset is a set of TrainConfig fields."""
 from __future__ import annotations
 
+from ..weights.default_model import default_model_path
 from .config import TrainConfig
 
 # Shared by the Real-ESRGAN recipes (data, degradation, schedule, bookkeeping).
@@ -53,6 +54,36 @@ PRESETS: dict[str, dict] = {
         ema_decay=0.999,
         val_every=500,
         checkpoint_every=250,
+    ),
+    # The bundled GAN variant: gensr-x4 fine-tuned with the GAN stage for
+    # sharper, generative detail. L = 0.005 * L_perceptual + 1 * L1 + 0.1 * L_GAN.
+    # The perceptual weights are the offline Caffe VGG19 (training/vgg19_caffe.py),
+    # whose features are ~200x larger than torchvision's: hence 0.005, not 1.
+    "gensr-x4-gan": dict(
+        arch="compact",
+        arch_config=dict(num_feat=32, num_conv=12),
+        scale=4,
+        pretrained=str(default_model_path()),
+        degradation="bicubic",
+        gt_size=128,
+        batch_size=8,
+        iterations=400,
+        lr=1e-4,
+        lr_schedule="constant",
+        pixel_loss="l1",
+        pixel_weight=1.0,
+        perceptual_weight=0.005,
+        perceptual_weights_source="vgg19-caffe.safetensors",
+        gan=True,
+        gan_loss="vanilla",
+        adv_weight=0.1,
+        discriminator="unet",
+        discriminator_config=dict(num_feat=32, skip_connection=True),
+        d_lr=1e-4,
+        ema_decay=0.99,
+        val_every=100,
+        checkpoint_every=50,
+        log_every=10,
     ),
     # Real-ESRGAN's published recipes (options/train_realesrnet_x4plus.yml and
     # train_realesrgan_x4plus.yml): second-order degradations on 256 px patches,
