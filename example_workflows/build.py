@@ -95,8 +95,8 @@ def compare_gensr_vs_core() -> list[Node]:
         Node(1, "LoadImage", (20, 160), {"image": IMAGE}, size=(320, 330)),
         Node(2, "GenSRModelLoader", (380, 40), {"model_name": GENSR_MODEL}, size=(320, 60)),
         Node(3, "GenSRUpscale", (740, 40), dict(UPSCALE_WIDGETS), {"upscale_model": (2, 0), "image": (1, 0)}, "GenSR upscale", (320, 200)),
-        Node(4, "UpscaleModelLoader", (380, 420), {"model_name": CORE_MODEL}, size=(320, 60)),
-        Node(5, "ImageUpscaleWithModel", (740, 420), {}, {"upscale_model": (4, 0), "image": (1, 0)}, "Core upscale", (240, 50)),
+        Node(4, "UpscaleModelLoader", (380, 580), {"model_name": CORE_MODEL}, size=(320, 60)),
+        Node(5, "ImageUpscaleWithModel", (740, 580), {}, {"upscale_model": (4, 0), "image": (1, 0)}, "Core upscale", (240, 50)),
         Node(6, "GenSRCompare", (1100, 160), {}, {"image_a": (3, 0), "image_b": (5, 0)}, size=(420, 460)),
         Node(7, "PreviewImage", (1560, 60), {}, {"images": (6, 2)}, "Difference heat-map", (360, 300)),
         Node(8, "PreviewImage", (1560, 400), {}, {"images": (6, 3)}, "Side by side", (360, 300)),
@@ -107,9 +107,9 @@ def interop_core_and_gensr() -> list[Node]:
     return [
         Node(1, "LoadImage", (20, 160), {"image": IMAGE}, size=(320, 330)),
         Node(2, "GenSRModelLoader", (380, 40), {"model_name": CORE_MODEL}, title="GenSR Load Model (same file)", size=(320, 60)),
-        Node(3, "ImageUpscaleWithModel", (740, 40), {}, {"upscale_model": (2, 0), "image": (1, 0)}, "Core upscale, GenSR model", (240, 50)),
-        Node(4, "UpscaleModelLoader", (380, 420), {"model_name": CORE_MODEL}, size=(320, 60)),
-        Node(5, "GenSRUpscale", (740, 420), dict(UPSCALE_WIDGETS), {"upscale_model": (4, 0), "image": (1, 0)}, "GenSR upscale, core model", (320, 200)),
+        Node(3, "ImageUpscaleWithModel", (740, 40), {}, {"upscale_model": (2, 0), "image": (1, 0)}, "Core upscale, GenSR model", (320, 50)),
+        Node(4, "UpscaleModelLoader", (380, 580), {"model_name": CORE_MODEL}, size=(320, 60)),
+        Node(5, "GenSRUpscale", (740, 580), dict(UPSCALE_WIDGETS), {"upscale_model": (4, 0), "image": (1, 0)}, "GenSR upscale, core model", (320, 200)),
         Node(6, "GenSRCompare", (1100, 160), {}, {"image_a": (3, 0), "image_b": (5, 0)}, size=(420, 460)),
         Node(7, "SaveImage", (1560, 160), {"filename_prefix": "GenSR/interop"}, {"images": (6, 3)}, size=(400, 400)),
     ]
