@@ -104,6 +104,9 @@ class Trainer:
         self.amp = amp_dtype(cfg, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.losses = self._build_losses()
+        if cfg.gan and not cfg.pretrained and self.is_main:
+            print("note: GAN training from scratch; Real-ESRGAN starts stage 2 from stage 1's export "
+                  "(--pretrained runs/<stage-1>/<stage-1>.safetensors)", file=sys.stderr)
         self.iteration = 0
         self.best: dict[str, Any] = {}
         self._stop_signal: Optional[int] = None
