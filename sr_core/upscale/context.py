@@ -32,7 +32,10 @@ def weights_fingerprint(module: nn.Module) -> Tuple:
     """Changes when the module's weights are replaced or modified in place."""
     params = list(module.parameters())
     picked = params[:2] + params[-2:] if len(params) > 4 else params
-    return tuple((p.data_ptr(), p._version, tuple(p.shape)) for p in picked)
+    # Inference tensors (weights created under torch.inference_mode, as in
+    # ComfyUI) have no version counter; they cannot be modified in place
+    # outside inference mode either, so their address is enough.
+    return tuple((p.data_ptr(), -1 if p.is_inference() else p._version, tuple(p.shape)) for p in picked)
 
 
 def conv_stack_context(module: nn.Module) -> Optional[int]:

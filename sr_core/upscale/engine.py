@@ -81,6 +81,21 @@ def _convert_out(x: torch.Tensor, dtype: torch.dtype, clamp: bool) -> torch.Tens
     return x.to(dtype)
 
 
+def _probing(device: torch.device, measure: Callable[[], Any]) -> Any:
+    """Run a measurement on a small probe; out of memory there is final."""
+    try:
+        return measure()
+    except Exception as e:  # noqa: BLE001 - only out-of-memory is translated
+        if not is_oom(e):
+            raise
+        message = str(e)
+    release_cached_memory(device)
+    raise UpscaleOutOfMemory(
+        f"out of memory on {device} while measuring the model on a small probe image; "
+        f"free memory or use device='cpu'. Last error: {message}"
+    )
+
+
 class _TileRunner:
     """The model on a batch of same-size tiles, padding to square if required."""
 
@@ -184,20 +199,22 @@ def upscale(
     pad_h, pad_w = padded_size(height, width, m, spec.minimum, spec.square)
 
     budget = default_budget(dev, runner.runner.module, memory_budget)
-    bpp = bytes_per_pixel(spec, runner.runner.module, runner, dtype) * plan.planes
+    bpp = _probing(dev, lambda: bytes_per_pixel(spec, runner.runner.module, runner, dtype)) * plan.planes
     tile_hw = _parse_tile(tile, m) or tile_for_budget(budget, bpp, pad_h, pad_w, m)
     tile_hw = (min(tile_hw[0], pad_h), min(tile_hw[1], pad_w))
     tiling = tile_hw != (pad_h, pad_w)
 
     def context() -> int:
         if overlap == "auto":
-            return model_context(spec, runner, key=(dev.type, dtype)) + margin
+            return _probing(dev, lambda: model_context(spec, runner, key=(dev.type, dtype))) + margin
         if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
             raise ValueError(f"overlap must be 'auto' or a number of pixels >= 0, not {overlap!r}")
         return overlap + margin
 
     ov = context() if tiling else 0
-    if tiling and tile == "auto":  # memory-derived tiles must still leave room for a core
+    if tiling and (tile == "auto" or overlap == "auto"):
+        # Tiles must leave room for a core beside the context the model needs
+        # (an explicit tile with an explicit overlap too small for it is an error).
         least = -(-(2 * ov + 4 * m) // m) * m
         tile_hw = (min(pad_h, max(tile_hw[0], least)), min(pad_w, max(tile_hw[1], least)))
     if tile_batch == "auto":
@@ -267,6 +284,8 @@ def upscale(
                     )
                     total = done + len(queue) + (batch - b - 1) * len(frame_tiles())
                     continue
+                if clamp:
+                    y = y.clamp(0, 1)  # like an RGB image, before any channel mixing or resizing
                 planes_n = plan.planes
                 for i, t in enumerate(group):
                     colour = plan.model_output(y[i * planes_n: (i + 1) * planes_n])

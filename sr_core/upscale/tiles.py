@@ -111,9 +111,11 @@ def plan_tiles(
 
 
 def check_context(tiles: List[Tile], height: int, width: int, overlap: int) -> None:
-    """Raise if some core is closer than ``overlap`` to a non-image window edge
-    or the cores do not partition the image exactly once (used by tests)."""
-    seen = [[0] * width for _ in range(height)] if height * width <= 1 << 20 else None
+    """Raise if some core is closer than ``overlap`` to a non-image window edge,
+    a window leaves the image, or the cores do not cover every pixel exactly once."""
+    import numpy as np
+
+    seen = np.zeros((height, width), dtype=np.int32)
     for t in tiles:
         if t.cy0 > 0 and t.cy0 - t.y0 < overlap or t.cx0 > 0 and t.cx0 - t.x0 < overlap:
             raise AssertionError(f"{t}: less than {overlap} px of context before the core")
@@ -121,10 +123,8 @@ def check_context(tiles: List[Tile], height: int, width: int, overlap: int) -> N
             raise AssertionError(f"{t}: less than {overlap} px of context after the core")
         if not (0 <= t.y0 and t.y0 + t.h <= height and 0 <= t.x0 and t.x0 + t.w <= width):
             raise AssertionError(f"{t}: window outside the {height}x{width} image")
-        if seen is not None:
-            for y in range(t.cy0, t.cy1):
-                row = seen[y]
-                for x in range(t.cx0, t.cx1):
-                    row[x] += 1
-    if seen is not None and any(v != 1 for row in seen for v in row):
+        if not (t.y0 <= t.cy0 < t.cy1 <= t.y0 + t.h and t.x0 <= t.cx0 < t.cx1 <= t.x0 + t.w):
+            raise AssertionError(f"{t}: core is empty or outside its window")
+        seen[t.cy0: t.cy1, t.cx0: t.cx1] += 1
+    if not (seen == 1).all():
         raise AssertionError("cores do not cover every pixel exactly once")
