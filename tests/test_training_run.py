@@ -163,3 +163,14 @@ def test_logs_go_to_json_lines_and_tensorboard_when_installed(tmp_path, monkeypa
     assert ("train/loss", 0.25, 5) in written and ("validation/psnr", 30.0, 10) in written and written[-1] == "closed"
     monkeypatch.setattr(logs, "_tensorboard_writer", lambda d: None)  # not installed: JSON lines only
     logs.RunLog(tmp_path / "b.jsonl").write({"iteration": 1, "loss": 1.0})
+
+
+def test_gt_usm_sharpens_the_pixel_target_only():
+    from gensr.training.losses import GeneratorLosses
+
+    hr = torch.zeros(1, 3, 32, 32)
+    hr[..., 16:] = 0.6
+    plain = GeneratorLosses(TrainConfig(), torch.device("cpu"))
+    sharp = GeneratorLosses(TrainConfig(gt_usm=True), torch.device("cpu"))
+    assert plain.generator_loss(hr, hr, 0)[1]["l_pix"] == 0.0
+    assert sharp.generator_loss(hr, hr, 0)[1]["l_pix"] > 0.001
