@@ -146,7 +146,7 @@ def encode_png16(pixels: np.ndarray, icc_profile: Optional[bytes] = None, level:
     """A 16-bit PNG of uint16 (H, W, C) pixels, C in 1..4 (rows Sub-filtered)."""
     h, w, c = pixels.shape
     colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
-    raw = pixels.astype(">u2").view(np.uint8).reshape(h, w * c * 2)
+    raw = np.ascontiguousarray(pixels, dtype=">u2").view(np.uint8).reshape(h, w * c * 2)
     bpp = 2 * c
     sub = raw.copy()
     sub[:, bpp:] = raw[:, bpp:] - raw[:, :-bpp]  # uint8 arithmetic wraps, as PNG wants
