@@ -7,9 +7,7 @@ small PNG encoder here; 16-bit gray uses Pillow's ``I;16`` directly.
 """
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,8 @@ from typing import Optional, Union
 import numpy as np
 import torch
 from PIL import Image, ImageFile
+
+from .files import atomic_write
 
 PathLike = Union[str, Path]
 
@@ -159,21 +159,6 @@ def encode_png16(pixels: np.ndarray, icc_profile: Optional[bytes] = None, level:
     return b"".join(out)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def to_hwc_array(pixels: torch.Tensor, bits: int) -> np.ndarray:
     """(C, H, W) float in [0, 1] or uint8 -> uint8 / uint16 (H, W, C) numpy."""
     t = pixels.detach().cpu()
@@ -219,7 +204,7 @@ def write_image(
     arr = to_hwc_array(pixels, bits)
     if bits == 16 and channels > 1:
         data = encode_png16(arr, icc)
-        _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
         return path
     if bits == 16:
         im = Image.fromarray(arr[..., 0].astype(np.uint16))  # I;16
@@ -237,5 +222,5 @@ def write_image(
         kwargs.update(quality=quality, lossless=quality >= 100)
     elif fmt == "PNG":
         kwargs.update(compress_level=6)
-    _atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **kwargs))
+    atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **kwargs))
     return path

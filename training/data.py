@@ -47,7 +47,7 @@ def load_rgb(path: Path) -> torch.Tensor:
             arr = (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
             arr = np.repeat(arr[:, :, None], 3, axis=2)
         else:
-            arr = np.asarray(im.convert("RGB"))
+            arr = np.array(im.convert("RGB"))
     return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
 
 

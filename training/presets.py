@@ -35,6 +35,23 @@ _REAL_ESRGAN_GAN = dict(
     d_lr=1e-4,
 )
 
+_TINY = dict(
+    arch="compact",
+    arch_config=dict(num_feat=8, num_conv=2),
+    scale=4,
+    gt_size=64,
+    batch_size=4,
+    iterations=60,
+    lr=2e-3,
+    lr_schedule="constant",
+    num_workers=0,
+    val_every=30,
+    checkpoint_every=30,
+    log_every=10,
+    ema_decay=0.9,
+    samples=1,
+)
+
 PRESETS: dict[str, dict] = {
     # The bundled default model: Compact x4, bicubic degradation, PSNR-oriented,
     # trained on ../shared/data/train (T91 + BSD200) on a 2-core CPU.
@@ -122,38 +139,15 @@ PRESETS: dict[str, dict] = {
         arch_config=dict(num_feat=64, num_conv=32),
     ),
     # A seconds-long recipe for tests and smoke checks.
-    "tiny-test": dict(
-        arch="compact",
-        arch_config=dict(num_feat=8, num_conv=2),
-        scale=4,
-        gt_size=64,
-        batch_size=4,
-        iterations=60,
-        lr=2e-3,
-        lr_schedule="constant",
-        num_workers=0,
-        val_every=30,
-        checkpoint_every=30,
-        log_every=10,
-        ema_decay=0.9,
-        samples=1,
-    ),
+    "tiny-test": _TINY,
     # tiny-test followed by a short GAN stage (give --pretrained a tiny-test export).
     "tiny-test-gan": dict(
-        arch="compact",
-        arch_config=dict(num_feat=8, num_conv=2),
-        scale=4,
-        gt_size=64,
-        batch_size=4,
+        _TINY,
         iterations=20,
         lr=1e-3,
-        lr_schedule="constant",
-        num_workers=0,
         val_every=10,
         checkpoint_every=10,
         log_every=5,
-        ema_decay=0.9,
-        samples=1,
         gan=True,
         gan_loss="vanilla",
         adv_weight=0.1,
