@@ -42,7 +42,7 @@ CONFIGS = {
 
 def _import_gensr():
     try:
-        import gensr  # noqa: F401
+        import gensr  # noqa: F401 - only checks that it imports
     except ImportError:
         import importlib.util
 

@@ -10,7 +10,6 @@ to within ``tolerance``.
 """
 from __future__ import annotations
 
-import math
 import weakref
 from typing import Callable, Dict, Optional, Tuple
 
@@ -24,6 +23,8 @@ _CACHE: "weakref.WeakKeyDictionary[nn.Module, Dict[Tuple, int]]" = weakref.WeakK
 
 #: Largest context measured (input pixels); models needing more are capped here.
 MAX_CONTEXT = 96
+#: Range of the first, cheaper measurement.
+FIRST_LIMIT = 24
 #: Output difference (0..1 scale) below which a pixel counts as unaffected by a tile edge.
 TOLERANCE = 0.5 / 255
 
@@ -88,10 +89,9 @@ def model_context(spec: ModelSpec, run: Callable[[torch.Tensor], torch.Tensor], 
     cache = _CACHE.setdefault(spec.module, {})
     full_key = (weights_fingerprint(spec.module),) + tuple(key)
     if full_key not in cache:
-        cache[full_key] = measure_context(run, spec)
+        # A cheap probe first; most models settle well within it.
+        found = measure_context(run, spec, limit=FIRST_LIMIT)
+        if found >= FIRST_LIMIT:
+            found = measure_context(run, spec, limit=MAX_CONTEXT)
+        cache[full_key] = found
     return cache[full_key]
-
-
-def snap_overlap(overlap: int, multiple: int) -> int:
-    """Overlap rounded up to the model's size multiple."""
-    return int(math.ceil(overlap / multiple) * multiple) if overlap > 0 else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Optional, Union
+from typing import Union
 
 import torch
 
