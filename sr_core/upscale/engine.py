@@ -16,7 +16,7 @@ from .context import model_context
 from .devices import DeviceLike, is_oom, release_cached_memory, resolve_device
 from .errors import UpscaleCancelled, UpscaleOutOfMemory
 from .layout import as_bchw, detect_layout, empty_like_layout
-from .memory import bytes_per_pixel, default_budget, max_tile_batch, tile_for_budget
+from .memory import bytes_per_pixel, cache_friendly_pixels, default_budget, max_tile_batch, model_profile, tile_for_budget
 from .precision import PrecisionLike, auto_dtype, checked_precision, parse_precision
 from .resample import Resizer2d
 from .runner import Runner, wants_channels_last
@@ -73,12 +73,14 @@ def _to_float(frame: torch.Tensor) -> torch.Tensor:
     return frame.float()
 
 
-def _convert_out(x: torch.Tensor, dtype: torch.dtype, clamp: bool) -> torch.Tensor:
-    if dtype == torch.uint8:
-        return x.clamp(0, 1).mul_(255).round_().to(torch.uint8)
+def _write(dst: torch.Tensor, x: torch.Tensor, clamp: bool) -> None:
+    """Store float ``x`` into a region of the output, converting to its dtype."""
+    if dst.dtype == torch.uint8:
+        dst.copy_(x.clamp(0, 1).mul_(255).round_())
+        return
+    dst.copy_(x)
     if clamp:
-        x = x.clamp(0, 1)
-    return x.to(dtype)
+        dst.clamp_(0, 1)
 
 
 def _probing(device: torch.device, measure: Callable[[], Any]) -> Any:
@@ -102,12 +104,12 @@ class _TileRunner:
     def __init__(self, runner: Runner, spec: ModelSpec) -> None:
         self.runner, self.spec = runner, spec
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, sink=None) -> Optional[torch.Tensor]:
         h, w = x.shape[-2:]
         if self.spec.square and h != w:
             side = max(h, w)
             return self.runner(_pad(x, side, side))[..., : h * self.spec.scale, : w * self.spec.scale]
-        return self.runner(x)
+        return self.runner(x, sink)
 
 
 def upscale(
@@ -199,8 +201,15 @@ def upscale(
     pad_h, pad_w = padded_size(height, width, m, spec.minimum, spec.square)
 
     budget = default_budget(dev, runner.runner.module, memory_budget)
-    bpp = _probing(dev, lambda: bytes_per_pixel(spec, runner.runner.module, runner, dtype)) * plan.planes
-    tile_hw = _parse_tile(tile, m) or tile_for_budget(budget, bpp, pad_h, pad_w, m)
+    profile = _probing(dev, lambda: model_profile(spec, runner.runner.module, runner))
+    bpp = bytes_per_pixel(profile, spec, dtype) * plan.planes
+    tile_budget = budget
+    if runner.runner.streaming:  # only the tile's input and output are full size
+        bpp = (2 * spec.out_channels * s * s + spec.in_channels) * 4 * plan.planes
+    elif dev.type == "cpu" and memory_budget is None:
+        # Larger tiles than the cache holds run slower per pixel on CPUs.
+        tile_budget = min(budget, cache_friendly_pixels(profile, dtype) * bpp)
+    tile_hw = _parse_tile(tile, m) or tile_for_budget(tile_budget, bpp, pad_h, pad_w, m)
     tile_hw = (min(tile_hw[0], pad_h), min(tile_hw[1], pad_w))
     tiling = tile_hw != (pad_h, pad_w)
 
@@ -215,7 +224,10 @@ def upscale(
     if tiling and (tile == "auto" or overlap == "auto"):
         # Tiles must leave room for a core beside the context the model needs
         # (an explicit tile with an explicit overlap too small for it is an error).
-        least = -(-(2 * ov + 4 * m) // m) * m
+        least = 2 * ov + 4 * m
+        if tile == "auto":  # keep the recomputed overlap a modest share, memory allowing
+            least = max(least, min(8 * ov, int(math.isqrt(int(budget / bpp)))))
+        least = -(-least // m) * m
         tile_hw = (min(pad_h, max(tile_hw[0], least)), min(pad_w, max(tile_hw[1], least)))
     if tile_batch == "auto":
         per_call = 1 if dev.type == "cpu" else max_tile_batch(budget, bpp, tile_hw)
@@ -234,6 +246,27 @@ def upscale(
     total = batch * per_frame
     done = 0
     colour_slice = slice(0, plan.output_channels)
+    mixing = plan.planes > 1 or plan.colour != min(3, spec.out_channels) or plan.model_alpha
+
+    def emit(b: int, t: Tile, y: torch.Tensor, row0: int) -> None:
+        """Write model-output rows ``[row0, row0 + rows)`` of tile ``t`` (all
+        rows when resizing) into frame ``b`` of the result: the tile's core only."""
+        if clamp and (mixing or not colour_rs.identity):
+            y = y.clamp(0, 1)  # like an RGB image, before any channel mixing or resizing
+        colour = plan.model_output(y)
+        if colour_rs.identity:
+            top = t.y0 * s + row0
+            y0, y1 = max(t.cy0 * s, top), min(t.cy1 * s, top + colour.shape[-2])
+            if y0 >= y1:
+                return
+            part = colour[:, y0 - top: y1 - top, (t.cx0 - t.x0) * s: (t.cx1 - t.x0) * s]
+            box = (y0, y1, t.cx0 * s, t.cx1 * s)
+        else:
+            box = colour_rs.owned((t.cy0 * s, t.cy1 * s, t.cx0 * s, t.cx1 * s))
+            if box[0] >= box[1] or box[2] >= box[3]:
+                return
+            part = colour_rs.apply(colour, (t.y0 * s, t.x0 * s), box)
+        _write(out_bchw[b, colour_slice, box[0]: box[1], box[2]: box[3]], part, clamp)
 
     with torch.no_grad():
         for b in range(batch):
@@ -251,8 +284,11 @@ def upscale(
                     group.append(queue.popleft())
                 crops = [planes[:, :, t.y0: t.y0 + t.h, t.x0: t.x0 + t.w] for t in group]
                 inp = crops[0] if len(crops) == 1 else torch.cat(crops)
+                # Streaming models hand over output rows as they are made, straight into the result.
+                direct = runner.runner.streaming and len(group) == 1 and colour_rs.identity and not spec.square
+                sink = (lambda r, rows, t=group[0], b=b: emit(b, t, rows, r)) if direct else None
                 try:
-                    y = runner(inp)
+                    y = runner(inp, sink)
                     failed = None
                 except Exception as e:  # noqa: BLE001 - only out-of-memory is handled
                     if not is_oom(e):
@@ -284,23 +320,15 @@ def upscale(
                     )
                     total = done + len(queue) + (batch - b - 1) * len(frame_tiles())
                     continue
-                if clamp:
-                    y = y.clamp(0, 1)  # like an RGB image, before any channel mixing or resizing
-                planes_n = plan.planes
                 for i, t in enumerate(group):
-                    colour = plan.model_output(y[i * planes_n: (i + 1) * planes_n])
-                    box = colour_rs.owned((t.cy0 * s, t.cy1 * s, t.cx0 * s, t.cx1 * s))
-                    if box[0] < box[1] and box[2] < box[3]:
-                        part = colour_rs.apply(colour, (t.y0 * s, t.x0 * s), box)
-                        out_bchw[b, colour_slice, box[0]: box[1], box[2]: box[3]].copy_(
-                            _convert_out(part, out_dtype, clamp)
-                        )
-                        if alpha is not None:
+                    if y is not None:
+                        emit(b, t, y[i * plan.planes: (i + 1) * plan.planes], 0)
+                    if alpha is not None:
+                        box = alpha_rs.owned((t.cy0, t.cy1, t.cx0, t.cx1))
+                        if box[0] < box[1] and box[2] < box[3]:
                             win = alpha[:, t.y0: min(t.y0 + t.h, height), t.x0: min(t.x0 + t.w, width)]
                             a = alpha_rs.apply(win, (t.y0, t.x0), box)
-                            out_bchw[b, channels - 1:, box[0]: box[1], box[2]: box[3]].copy_(
-                                _convert_out(a, out_dtype, True)
-                            )
+                            _write(out_bchw[b, channels - 1:, box[0]: box[1], box[2]: box[3]], a, True)
                     done += 1
                     if progress is not None:
                         progress(done, total)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 import torch
 from torch import nn
 
 from .adapter import ModelSpec
+from .context import conv_stack_context
+from .streaming import Sink, band_rows, stream_plan, streamed_forward
 
 
 def wants_channels_last(device: torch.device) -> bool:
@@ -42,6 +45,14 @@ class Runner:
             if channels_last:
                 module = module.to(memory_format=torch.channels_last)
         self.module = module.eval()
+        # On CPUs, Compact-style models run row-streamed (exact, cache-friendly).
+        self.body = stream_plan(self.module) if device.type == "cpu" else None
+        self.context = conv_stack_context(self.module) or 0
+        self.width = max((m.out_channels for m in self.body if isinstance(m, nn.Conv2d)), default=1) if self.body else 0
+
+    @property
+    def streaming(self) -> bool:
+        return self.body is not None
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
@@ -49,9 +60,21 @@ class Runner:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, sink: Optional[Sink] = None) -> Optional[torch.Tensor]:
+        """The model's output as float32; with ``sink`` (streaming models only)
+        the output rows go to ``sink(first_row, rows)`` band by band instead."""
         with torch.inference_mode():
-            y = self.spec.forward(self.module, self.prepare(x))
+            x = self.prepare(x)
+            if self.body is not None:
+                rows = band_rows(x.shape[-1], self.width, self.context, x.element_size())
+                if sink is not None:
+                    streamed_forward(self.module, self.body, x, rows, lambda r, band: sink(r, band.float()))
+                    return None
+                y = streamed_forward(self.module, self.body, x, rows)
+            else:
+                if sink is not None:
+                    raise ValueError("only streaming models take a sink")
+                y = self.spec.forward(self.module, x)
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"{self.spec.name} returned {type(y).__name__}, not a tensor")
         return y.float()

@@ -1,0 +1,101 @@
+"""Row-streamed execution of Compact-style models on the CPU.
+
+A plain stack of stride-1 convolutions and pointwise activations (Real-ESRGAN
+Compact) can run over an image in horizontal bands, each layer keeping the
+last rows of its input as a line buffer for the next band. The result is the
+untiled forward pass exactly, with no recomputed overlap, while each layer's
+working set stays small enough for the CPU cache: on CPUs this is faster than
+whole-image calls (which stream every layer from RAM) and than small tiles
+(which recompute their borders).
+"""
+from __future__ import annotations
+
+from typing import Callable, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .context import conv_stack_context
+from .devices import cpu_cache_bytes
+
+
+def stream_plan(module: nn.Module) -> Optional[List[nn.Module]]:
+    """The body layers if ``module`` can be streamed, else None."""
+    if conv_stack_context(module) is None:
+        return None
+    scale = getattr(module, "scale", None) or getattr(module, "upscale", None)
+    body = list(module.body)
+    if not isinstance(scale, int) or not body or not isinstance(body[-1], nn.Conv2d):
+        return None
+    for layer in body:
+        if isinstance(layer, nn.Conv2d):
+            kh, kw = layer.kernel_size
+            if layer.padding_mode != "zeros" or layer.padding != (layer.dilation[0] * (kh - 1) // 2,
+                                                                 layer.dilation[1] * (kw - 1) // 2):
+                return None
+    if body[0].in_channels * scale * scale != body[-1].out_channels:
+        return None  # only the plain "pixel shuffle + nearest residual" tail is reproduced here
+    return body
+
+
+def band_rows(module_width: int, channels: int, context: int, elem: int = 4) -> int:
+    """Rows per band so that a layer's input and output bands fit the cache."""
+    fit = cpu_cache_bytes() // max(1, 2 * channels * elem * module_width)
+    return int(min(512, max(2 * context + 8, fit)))
+
+
+Sink = Callable[[int, torch.Tensor], None]
+
+
+def streamed_forward(
+    module: nn.Module, body: List[nn.Module], x: torch.Tensor, rows: int, sink: Optional[Sink] = None
+) -> Optional[torch.Tensor]:
+    """``module(x)`` for a Compact-style model, computed band by band. With
+    ``sink``, each band of output rows goes to ``sink(first_row, band)`` as it
+    is made and nothing is returned (no full-size output is ever held)."""
+    n, c, h, w = x.shape
+    scale = getattr(module, "scale", None) or getattr(module, "upscale")
+    out: Optional[torch.Tensor] = None
+    memory_format = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and c > 1 else None
+    tails: List[Optional[torch.Tensor]] = [None] * len(body)
+    done = 0  # body-output rows produced so far
+    for start in range(0, h, rows):
+        last = start + rows >= h
+        y = x[:, :, start: start + rows]
+        for i, layer in enumerate(body):
+            if isinstance(layer, nn.Conv2d):
+                ph, pw = layer.padding
+                if ph:
+                    if tails[i] is None:  # top edge: zero padding
+                        tails[i] = y.new_zeros(y.shape[0], y.shape[1], 2 * ph, y.shape[3])[:, :, :ph]
+                    parts = [tails[i], y]
+                    if last:  # bottom edge: zero padding
+                        parts.append(y.new_zeros(y.shape[0], y.shape[1], ph, y.shape[3]))
+                    y = torch.cat(parts, 2)
+                    if memory_format is not None:
+                        y = y.contiguous(memory_format=memory_format)
+                    # A copy: a view would keep the whole band alive until the next one.
+                    tails[i] = y[:, :, max(0, y.shape[2] - 2 * ph):].clone() if not last else None
+                    if y.shape[2] < 2 * ph + 1:
+                        break  # not enough rows yet for one output row of this layer
+                y = F.conv2d(y, layer.weight, layer.bias, layer.stride, (0, pw), layer.dilation, layer.groups)
+            else:
+                y = layer(y)
+        else:
+            produced = y.shape[2]
+            if produced == 0:
+                continue
+            band = F.pixel_shuffle(y, scale)
+            base = F.interpolate(x[:, :, done: done + produced], scale_factor=scale, mode="nearest")
+            if sink is not None:
+                sink(done * scale, band.add_(base))
+                done += produced
+                continue
+            if out is None:
+                out = torch.empty(n, band.shape[1], h * scale, w * scale, dtype=band.dtype, device=band.device,
+                                  memory_format=memory_format or torch.contiguous_format)
+            torch.add(band, base, out=out[:, :, done * scale: (done + produced) * scale])
+            done += produced
+    assert done == h, (done, h)
+    return out
