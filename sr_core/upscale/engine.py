@@ -16,7 +16,7 @@ from .context import model_context
 from .devices import DeviceLike, is_oom, release_cached_memory, resolve_device
 from .errors import UpscaleCancelled, UpscaleOutOfMemory
 from .layout import as_bchw, detect_layout, empty_like_layout
-from .memory import bytes_per_pixel, cache_friendly_pixels, default_budget, max_tile_batch, model_profile, tile_for_budget
+from .memory import cache_friendly_pixels, default_budget, max_tile_batch, model_profile, profile_bytes_per_pixel, tile_for_budget
 from .precision import PrecisionLike, auto_dtype, checked_precision, parse_precision
 from .resample import Resizer2d
 from .runner import Runner, wants_channels_last
@@ -202,7 +202,7 @@ def upscale(
 
     budget = default_budget(dev, runner.runner.module, memory_budget)
     profile = _probing(dev, lambda: model_profile(spec, runner.runner.module, runner))
-    bpp = bytes_per_pixel(profile, spec, dtype) * plan.planes
+    bpp = profile_bytes_per_pixel(profile, spec, dtype) * plan.planes
     tile_budget = budget
     if runner.runner.streaming:  # only the tile's input and output are full size
         bpp = (2 * spec.out_channels * s * s + spec.in_channels) * 4 * plan.planes

@@ -63,10 +63,16 @@ def model_profile(spec: ModelSpec, module: nn.Module, run: Callable[[torch.Tenso
     return cache[key]
 
 
-def bytes_per_pixel(profile: ActivationProfile, spec: ModelSpec, dtype: torch.dtype) -> float:
+def profile_bytes_per_pixel(profile: ActivationProfile, spec: ModelSpec, dtype: torch.dtype) -> float:
     """Working memory in bytes per input pixel of a tile."""
     elem = torch.empty((), dtype=dtype).element_size()
     return profile.peak * elem + spec.out_channels * spec.scale**2 * 4  # output made float32 per tile
+
+
+def bytes_per_pixel(spec: ModelSpec, module: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], dtype: torch.dtype) -> float:
+    """Working memory in bytes per input pixel of a tile of ``spec``'s model
+    (``run`` calls ``module`` on a tensor; measured once per model)."""
+    return profile_bytes_per_pixel(model_profile(spec, module, run), spec, dtype)
 
 
 def cache_friendly_pixels(profile: ActivationProfile, dtype: torch.dtype) -> int:
