@@ -189,11 +189,21 @@ def test_progress_counts_tiles_over_the_whole_batch_and_its_errors_propagate():
 
 
 def test_cancel_between_tiles():
+    checks = []
     model, x = _compact(), _img(b=2, h=30, w=30)
     done = []
     with pytest.raises(UpscaleCancelled, match="after 3 of"):
         upscale(model, x, tile=16, progress=lambda d, t: done.append(d), cancel=lambda: len(done) >= 3)
     assert len(done) == 3
+
+    def cancel_on_second_check():
+        checks.append(1)
+        return len(checks) > 1
+
+    finished = []
+    with pytest.raises(UpscaleCancelled, match="during tile 1"):  # streamed tiles also check between bands
+        upscale(_compact(), _img(h=96, w=20), progress=lambda d, t: finished.append(d), cancel=cancel_on_second_check)
+    assert finished == []
     event = threading.Event()
     event.set()
     with pytest.raises(UpscaleCancelled):

@@ -170,6 +170,10 @@ def upscale(
             for the resize after the model and for interpolating alpha.
         channels_last: run convolutions channels-last (``"auto"``: on CPU and CUDA).
         clamp: clamp float output to [0, 1].
+
+    On CPUs, Compact-style models run row-streamed (exactly the untiled
+    result, cache-friendly, output rows written straight into the result), so
+    their tiles can be as large as memory allows.
     """
     spec = model_spec(model)
     layout = detect_layout(image, layout)
@@ -248,9 +252,12 @@ def upscale(
     colour_slice = slice(0, plan.output_channels)
     mixing = plan.planes > 1 or plan.colour != min(3, spec.out_channels) or plan.model_alpha
 
-    def emit(b: int, t: Tile, y: torch.Tensor, row0: int) -> None:
+    def emit(b: int, t: Tile, y: torch.Tensor, row0: int, streamed: bool = False) -> None:
         """Write model-output rows ``[row0, row0 + rows)`` of tile ``t`` (all
-        rows when resizing) into frame ``b`` of the result: the tile's core only."""
+        rows when resizing) into frame ``b`` of the result: the tile's core only.
+        Streamed bands also check ``cancel``, so large tiles stop early too."""
+        if streamed and check_cancel():
+            raise UpscaleCancelled(f"upscale cancelled during tile {done + 1} of {total}")
         if clamp and (mixing or not colour_rs.identity):
             y = y.clamp(0, 1)  # like an RGB image, before any channel mixing or resizing
         colour = plan.model_output(y)
@@ -286,7 +293,7 @@ def upscale(
                 inp = crops[0] if len(crops) == 1 else torch.cat(crops)
                 # Streaming models hand over output rows as they are made, straight into the result.
                 direct = runner.runner.streaming and len(group) == 1 and colour_rs.identity and not spec.square
-                sink = (lambda r, rows, t=group[0], b=b: emit(b, t, rows, r)) if direct else None
+                sink = (lambda r, rows, t=group[0], b=b: emit(b, t, rows, r, True)) if direct else None
                 try:
                     y = runner(inp, sink)
                     failed = None
