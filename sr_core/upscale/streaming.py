@@ -53,35 +53,58 @@ def streamed_forward(
 ) -> Optional[torch.Tensor]:
     """``module(x)`` for a Compact-style model, computed band by band. With
     ``sink``, each band of output rows goes to ``sink(first_row, band)`` as it
-    is made and nothing is returned (no full-size output is ever held)."""
+    is made and nothing is returned (no full-size output is ever held).
+
+    Each convolution keeps the last ``2 * pad`` rows of its input (its line
+    buffer); a band is assembled in a work buffer reused for every layer and
+    band, so the steady state allocates the same few band-sized tensors over
+    and over (which keeps the process's memory flat).
+    """
     n, c, h, w = x.shape
     scale = getattr(module, "scale", None) or getattr(module, "upscale")
+    fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and c > 1 else torch.contiguous_format
+    convs = [layer for layer in body if isinstance(layer, nn.Conv2d)]
+    ph_max = max(conv.padding[0] for conv in convs)
+    work = {}  # channels -> (n, channels, rows + 3 * pad, w) buffer
+    tails = {}  # layer index -> its last input rows
+    filled = {}  # layer index -> valid rows at the top of its tail (top padding counts)
     out: Optional[torch.Tensor] = None
-    memory_format = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and c > 1 else None
-    tails: List[Optional[torch.Tensor]] = [None] * len(body)
     done = 0  # body-output rows produced so far
+
+    def buffer(channels: int, needed: int) -> torch.Tensor:
+        # The last band (bottom padding, rows pending in every layer) needs a little more.
+        if channels not in work or work[channels].shape[2] < needed:
+            work[channels] = torch.empty(n, channels, max(needed, rows + 3 * ph_max), w, dtype=x.dtype,
+                                         device=x.device, memory_format=fmt)
+        return work[channels]
+
     for start in range(0, h, rows):
         last = start + rows >= h
         y = x[:, :, start: start + rows]
         for i, layer in enumerate(body):
-            if isinstance(layer, nn.Conv2d):
-                ph, pw = layer.padding
-                if ph:
-                    if tails[i] is None:  # top edge: zero padding
-                        tails[i] = y.new_zeros(y.shape[0], y.shape[1], 2 * ph, y.shape[3])[:, :, :ph]
-                    parts = [tails[i], y]
-                    if last:  # bottom edge: zero padding
-                        parts.append(y.new_zeros(y.shape[0], y.shape[1], ph, y.shape[3]))
-                    y = torch.cat(parts, 2)
-                    if memory_format is not None:
-                        y = y.contiguous(memory_format=memory_format)
-                    # A copy: a view would keep the whole band alive until the next one.
-                    tails[i] = y[:, :, max(0, y.shape[2] - 2 * ph):].clone() if not last else None
-                    if y.shape[2] < 2 * ph + 1:
-                        break  # not enough rows yet for one output row of this layer
-                y = F.conv2d(y, layer.weight, layer.bias, layer.stride, (0, pw), layer.dilation, layer.groups)
-            else:
+            if not isinstance(layer, nn.Conv2d):
                 y = layer(y)
+                continue
+            ph, pw = layer.padding
+            if ph:
+                k = filled.get(i, ph)  # first band: ``ph`` rows of zero padding on top
+                buf = buffer(y.shape[1], k + y.shape[2] + ph)
+                if i in tails:
+                    buf[:, :, :k].copy_(tails[i])
+                else:
+                    buf[:, :, :k].zero_()
+                buf[:, :, k: k + y.shape[2]].copy_(y)
+                k += y.shape[2]
+                if last:  # bottom edge: zero padding
+                    buf[:, :, k: k + ph].zero_()
+                    k += ph
+                keep = min(k, 2 * ph)
+                tails[i] = buf[:, :, k - keep: k].clone()
+                filled[i] = keep
+                if k < 2 * ph + 1:
+                    break  # not enough rows yet for one output row of this layer
+                y = buf[:, :, :k]
+            y = F.conv2d(y, layer.weight, layer.bias, layer.stride, (0, pw), layer.dilation, layer.groups)
         else:
             produced = y.shape[2]
             if produced == 0:
@@ -94,7 +117,7 @@ def streamed_forward(
                 continue
             if out is None:
                 out = torch.empty(n, band.shape[1], h * scale, w * scale, dtype=band.dtype, device=band.device,
-                                  memory_format=memory_format or torch.contiguous_format)
+                                  memory_format=fmt)
             torch.add(band, base, out=out[:, :, done * scale: (done + produced) * scale])
             done += produced
     assert done == h, (done, h)
