@@ -37,7 +37,8 @@ def test_windowed_resize_equals_global_resize(dst):
             window = x[:, oy: min(src[0], b + margin), ox: min(src[1], d + margin)]
             out[:, box[0]: box[1], box[2]: box[3]] = r.apply(window, (oy, ox), box)
     assert not torch.isnan(out).any(), "owned boxes cover the destination"
-    assert torch.equal(out, full)
+    # Equal up to float32 rounding (the summation order inside a chunk may differ).
+    assert float((out - full).abs().max()) <= 1e-6
 
 
 def test_window_missing_taps_is_an_error():

