@@ -135,6 +135,55 @@ def _image(size: int, dtype: str = "float32"):
     return (img * 255).round().to(torch.uint8) if dtype == "uint8" else img
 
 
+def comfy_tile_pixels(h: int, w: int, tile: int = 512, overlap: int = 32) -> int:
+    """Input pixels the baseline feeds the model (its tiles overlap)."""
+    def spans(n: int) -> list:
+        if n <= tile:
+            return [n]
+        return [min(tile, n - max(0, min(n - overlap, p))) for p in range(0, n - overlap, tile - overlap)]
+    return sum(spans(h)) * sum(spans(w))
+
+
+def ceiling(args: argparse.Namespace) -> None:
+    """The model's convolution FLOPs and the best convolution throughput this
+    CPU reaches in a hot loop (the model's dominant conv, NCHW and
+    channels-last): no implementation of the same fp32 arithmetic can run the
+    model faster than FLOPs / that throughput."""
+    import torch
+    import torch.nn.functional as F
+
+    _import_gensr()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = _model(args.arch)
+    convs = {}
+
+    def hook(mod, _inp, out):
+        key = (mod.in_channels, mod.out_channels, mod.kernel_size, mod.groups)
+        flops = 2 * out.numel() * mod.in_channels // mod.groups * mod.kernel_size[0] * mod.kernel_size[1]
+        convs[key] = (convs.get(key, (0, mod))[0] + flops, mod)
+
+    probe = 64
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.inference_mode():
+        model(torch.rand(1, 3, probe, probe))
+    for h in handles:
+        h.remove()
+    per_pixel = sum(f for f, _ in convs.values()) / probe**2
+    _, conv = max(convs.values(), key=lambda v: v[0])
+    best = 0.0
+    with torch.inference_mode():
+        for fmt in (torch.contiguous_format, torch.channels_last):
+            x = torch.rand(1, conv.in_channels, 128, 128).contiguous(memory_format=fmt)
+            flops = 2 * conv.out_channels * 128 * 128 * conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
+            for _ in range(20):
+                t0 = time.perf_counter()
+                F.conv2d(x, conv.weight, conv.bias, 1, conv.padding, 1, conv.groups)
+                best = max(best, flops / (time.perf_counter() - t0))
+    print(json.dumps({"flops_per_pixel": per_pixel, "conv_gflops": best / 1e9,
+                      "comfy_pixels": comfy_tile_pixels(args.size, args.size), "pixels": args.size**2}))
+
+
 def child(args: argparse.Namespace) -> None:
     import torch
 
@@ -210,6 +259,14 @@ def bench(args: argparse.Namespace) -> None:
             print(f"{label:<28}{r['seconds']:>9.2f}{mp / r['seconds']:>11.4f}{_mib(r['peak_rss_kib']):>14.0f}"
                   f"{_mib(r['peak_rss_kib'] - r['rss_before_kib']):>10.0f}")
         speed = best["comfy"]["seconds"] / best["gensr"]["seconds"]
+        c = run_child("ceiling", cfg["arch"], size, args.threads)
+        flops, comfy_flops = c["flops_per_pixel"] * c["pixels"], c["flops_per_pixel"] * c["comfy_pixels"]
+        fastest = flops / (c["conv_gflops"] * 1e9)
+        print(f"model {flops / 1e12:.2f} TFLOP on this image (the baseline computes {comfy_flops / 1e12:.2f} with its tile overlap); "
+              f"effective GFLOPS: baseline {comfy_flops / best['comfy']['seconds'] / 1e9:.0f}, gensr "
+              f"{flops / best['gensr']['seconds'] / 1e9:.0f}; this CPU's best conv throughput (hot loop) "
+              f"{c['conv_gflops']:.0f} GFLOPS -> no fp32 run can beat {fastest:.2f} s = "
+              f"{best['comfy']['seconds'] / fastest:.2f}x the baseline")
         mem = (best["comfy"]["peak_rss_kib"] - best["comfy"]["rss_before_kib"]) / max(
             1, best["gensr"]["peak_rss_kib"] - best["gensr"]["rss_before_kib"])
         print(f"speed ratio gensr/comfy: {speed:.2f}x (target >= 2x); working-memory ratio comfy/gensr: {mem:.2f}x\n")
@@ -233,11 +290,13 @@ def main() -> None:
     p.add_argument("--memory-check", action="store_true", help="only the 2048x2048 -> 8192x8192 uint8 memory check")
     p.add_argument("--cold", action="store_true",
                    help="time the first call of a fresh process (default: both methods warmed up on a 64x64 crop)")
-    p.add_argument("--child", choices=("comfy", "gensr", "memory"), help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=("comfy", "gensr", "memory", "ceiling"), help=argparse.SUPPRESS)
     p.add_argument("--arch", help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child:
+    if args.child == "ceiling":
+        ceiling(args)
+    elif args.child:
         args.method = args.child
         child(args)
     elif args.memory_check:

@@ -78,6 +78,9 @@ def _write(dst: torch.Tensor, x: torch.Tensor, clamp: bool) -> None:
     if dst.dtype == torch.uint8:
         dst.copy_(x.clamp(0, 1).mul_(255).round_())
         return
+    if clamp and dst.dtype == x.dtype:
+        torch.clamp(x, 0, 1, out=dst)  # one pass, straight into the (possibly strided) output
+        return
     dst.copy_(x)
     if clamp:
         dst.clamp_(0, 1)

@@ -109,16 +109,16 @@ def streamed_forward(
             produced = y.shape[2]
             if produced == 0:
                 continue
-            band = F.pixel_shuffle(y, scale)
-            base = F.interpolate(x[:, :, done: done + produced], scale_factor=scale, mode="nearest")
+            # The nearest-upsampled input, added before the pixel shuffle: each
+            # input pixel to its scale**2 sub-pixels (same sums, a quarter of the work).
+            y.view(n, c, scale * scale, produced, w).add_(x[:, :, done: done + produced].unsqueeze(2))
             if sink is not None:
-                sink(done * scale, band.add_(base))
+                sink(done * scale, F.pixel_shuffle(y, scale))
                 done += produced
                 continue
             if out is None:
-                out = torch.empty(n, band.shape[1], h * scale, w * scale, dtype=band.dtype, device=band.device,
-                                  memory_format=fmt)
-            torch.add(band, base, out=out[:, :, done * scale: (done + produced) * scale])
+                out = torch.empty(n, c, h * scale, w * scale, dtype=y.dtype, device=y.device, memory_format=fmt)
+            out[:, :, done * scale: (done + produced) * scale] = F.pixel_shuffle(y, scale)
             done += produced
     assert done == h, (done, h)
     return out
