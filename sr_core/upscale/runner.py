@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from .adapter import ModelSpec
-from .context import conv_stack_context
 from .streaming import Sink, band_rows, stream_plan, streamed_forward
 
 
@@ -60,7 +59,6 @@ class Runner:
         self.module = module.eval()
         # On CPUs, Compact-style models run row-streamed (exact, cache-friendly).
         self.body = stream_plan(self.module) if device.type == "cpu" else None
-        self.context = conv_stack_context(self.module) or 0
         self.width = max((m.out_channels for m in self.body if isinstance(m, nn.Conv2d)), default=1) if self.body else 0
 
     @property
@@ -79,7 +77,7 @@ class Runner:
         with torch.inference_mode():
             x = self.prepare(x)
             if self.body is not None:
-                rows = band_rows(x.shape[-1], self.width, self.context, x.element_size())
+                rows = band_rows(x.shape[-1], self.width, x.element_size())
                 if sink is not None:
                     streamed_forward(self.module, self.body, x, rows, lambda r, band: sink(r, band.float()))
                     return None
