@@ -97,20 +97,18 @@ def run_upscale(
             def on_tile(done: int, total: int, i: int = i) -> None:  # Cancel is checked here
                 progress.update(i * total + done, batch * total)
 
-            frame = upscale(
+            upscale(
                 upscale_model,
                 image[i : i + 1],
+                out=result[i : i + 1],  # straight into the batch: no per-frame copy
                 tile=tile_arg,
                 overlap=overlap_arg,
                 precision=precision,
                 device=device,
-                out_dtype=out_dtype,
-                out_device=out_device,
                 progress=on_tile,
                 **size,
             )
-            result[i] = frame[0]
-            progress.update(progress.total * (i + 1) // batch, None, frame)
+            progress.update(progress.total * (i + 1) // batch, None, result[i : i + 1])
     finally:
         release()
     return NodeResult((result,))

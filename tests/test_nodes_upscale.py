@@ -108,6 +108,17 @@ def test_progress_bar_reaches_the_end_with_a_preview_per_frame(tmp_path, fake_co
         assert kind == "JPEG" and isinstance(image, Image.Image) and image.size == (48, 48) and size == 512
 
 
+def test_preview_of_a_large_frame_is_small_and_keeps_the_picture(fake_comfy):
+    from gensr.nodes.comfy_bridge import Progress
+
+    frame = torch.zeros(1, 2100, 1400, 3)
+    frame[:, :, 700:, 0] = 1.0  # right half red
+    _, image, _ = Progress(1)._preview(frame)
+    assert max(image.size) == 512 and image.size[0] < image.size[1]
+    left, right = image.getpixel((10, 256)), image.getpixel((image.size[0] - 10, 256))
+    assert left[0] < 10 and right[0] > 245
+
+
 class _CountingModule(nn.Module):
     """Wraps a module and counts the tiles it is called on."""
 

@@ -323,3 +323,19 @@ def test_bad_models_and_images_get_clear_errors():
         upscale(_compact(), _img(h=40, w=40), tile=16, overlap=-1)
     with pytest.raises(ValueError, match="too small for overlap"):
         upscale(_compact(), _img(h=40, w=40), tile=16, overlap=10)
+
+
+def test_out_is_written_in_place_and_checked():
+    model = SRVGGNetCompact(num_feat=8, num_conv=2, scale=2).eval()
+    image = torch.rand(2, 20, 24, 3, generator=torch.Generator().manual_seed(3))  # BHWC, as ComfyUI
+    expected = upscale(model, image)
+    batch = torch.full((2, 40, 48, 3), -1.0)
+    for i in range(2):
+        returned = upscale(model, image[i: i + 1], out=batch[i: i + 1])
+        assert returned.data_ptr() == batch[i: i + 1].data_ptr()
+    assert torch.equal(batch, expected)
+    as_uint8 = torch.zeros(2, 40, 48, 3, dtype=torch.uint8)
+    upscale(model, image, out=as_uint8)  # out's dtype wins over out_dtype
+    assert torch.equal(as_uint8, upscale(model, image, out_dtype=torch.uint8))
+    with pytest.raises(ValueError, match="needs"):
+        upscale(model, image, out=torch.empty(2, 40, 47, 3))

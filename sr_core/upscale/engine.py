@@ -86,6 +86,20 @@ def _write(dst: torch.Tensor, x: torch.Tensor, clamp: bool) -> None:
         dst.clamp_(0, 1)
 
 
+def _checked_out(out: torch.Tensor, layout: str, unbatched: bool, bchw: Tuple[int, int, int, int]) -> torch.Tensor:
+    """The BCHW view of a caller's ``out`` after checking it fits the result."""
+    b, c, h, w = bchw
+    shape = (b, h, w, c) if layout == "bhwc" else bchw
+    if unbatched:
+        shape = shape[1:]
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out has shape {tuple(out.shape)}; this upscale needs {shape}")
+    if out.dtype not in OUT_DTYPES:
+        raise ValueError(f"out dtype {out.dtype} is not supported; use float32, float16, bfloat16 or uint8")
+    view, _ = as_bchw(out, layout)
+    return view
+
+
 def _probing(device: torch.device, measure: Callable[[], Any]) -> Any:
     """Run a measurement on a small probe; out of memory there is final."""
     try:
@@ -136,6 +150,7 @@ def upscale(
     alpha_filter: str = "bicubic",
     channels_last: Union[str, bool] = "auto",
     clamp: bool = True,
+    out: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Upscale ``image`` with ``model``; returns the result in the input's layout.
 
@@ -173,6 +188,9 @@ def upscale(
             for the resize after the model and for interpolating alpha.
         channels_last: run convolutions channels-last (``"auto"``: on CPU and CUDA).
         clamp: clamp float output to [0, 1].
+        out: a preallocated result to write into and return (the shape and
+            layout this call returns; its dtype and device replace
+            ``out_dtype`` and ``out_device``), e.g. one frame of a batch.
 
     On CPUs, Compact-style models run row-streamed (exactly the untiled
     result, cache-friendly, output rows written straight into the result), so
@@ -183,6 +201,8 @@ def upscale(
     x, unbatched = as_bchw(image, layout)
     if x.dtype not in IN_DTYPES:
         raise ValueError(f"image dtype {x.dtype} is not supported; use float32/float16/bfloat16 in [0, 1] or uint8")
+    if out is not None:
+        out_dtype, out_device = out.dtype, out.device
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype {out_dtype} is not supported; use float32, float16, bfloat16 or uint8")
     batch, channels, height, width = x.shape
@@ -248,7 +268,10 @@ def upscale(
     def frame_tiles() -> List[Tile]:
         return plan_tiles(pad_h, pad_w, tile_hw, ov, m, region=region, minimum=spec.minimum)
 
-    out, out_bchw = empty_like_layout(layout, batch, channels, out_h, out_w, out_dtype, out_dev)
+    if out is None:
+        out, out_bchw = empty_like_layout(layout, batch, channels, out_h, out_w, out_dtype, out_dev)
+    else:
+        out_bchw = _checked_out(out, layout, unbatched, (batch, channels, out_h, out_w))
     per_frame = len(frame_tiles())
     total = batch * per_frame
     done = 0
