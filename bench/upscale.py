@@ -14,7 +14,13 @@ The baseline is a faithful re-implementation of ComfyUI's algorithm
 512 px tiles, 32 px overlap, tile origins every 480 px clamped so the last
 tile may be thin, a linear feather mask over the whole overlap, float32, one
 tile at a time, ``out`` and ``out_div`` full-size float32 accumulators, then
-clamp and BHWC. Ours is ``gensr.upscale`` with its defaults.
+clamp and BHWC. Like the real node on a CPU, it hands the model
+``image.movedim(-1, -3)``, a view with channels-last strides, so its
+convolutions run channels-last too. Ours is ``gensr.upscale`` with its defaults.
+
+Each configuration also prints the model's FLOPs, both methods' effective
+GFLOPS and the best convolution throughput this CPU reaches in a hot loop:
+the fastest any fp32 implementation of the same arithmetic could go.
 
 Every run happens in a fresh subprocess (peak memory = that process's peak
 RSS, ``ru_maxrss``, torch included; "run +MiB" = growth during the timed

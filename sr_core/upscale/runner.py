@@ -10,6 +10,8 @@ from torch import nn
 
 from .adapter import ModelSpec
 from .streaming import Sink, band_rows, stream_plan, streamed_forward
+from .streaming_rrdb import band_rows as rrdb_band_rows
+from .streaming_rrdb import banded_forward, supports_banding
 
 
 def wants_channels_last(device: torch.device) -> bool:
@@ -59,6 +61,8 @@ class Runner:
         self.module = module.eval()
         # On CPUs, Compact-style models run row-streamed (exact, cache-friendly).
         self.body = stream_plan(self.module) if device.type == "cpu" else None
+        # RRDBNet on CPUs: dense blocks run in bands (exact, cache-friendly).
+        self.banded = device.type == "cpu" and self.body is None and supports_banding(self.module)
         self.width = max((m.out_channels for m in self.body if isinstance(m, nn.Conv2d)), default=1) if self.body else 0
 
     @property
@@ -85,7 +89,10 @@ class Runner:
             else:
                 if sink is not None:
                     raise ValueError("only streaming models take a sink")
-                y = self.spec.forward(self.module, x)
+                if self.banded:
+                    y = banded_forward(self.module, x, rrdb_band_rows(self.module, x.shape[-1], x.element_size()))
+                else:
+                    y = self.spec.forward(self.module, x)
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"{self.spec.name} returned {type(y).__name__}, not a tensor")
         return y.float()
