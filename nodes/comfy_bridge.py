@@ -67,6 +67,14 @@ def throw_if_interrupted() -> None:
         mm.throw_exception_if_processing_interrupted()
 
 
+def cancel_requested() -> bool:
+    """For ``gensr.upscale(cancel=...)``: raises ComfyUI's own interrupt
+    exception when the user pressed Cancel (so ComfyUI reports a clean stop),
+    else False. Checked between tiles and inside long ones."""
+    throw_if_interrupted()
+    return False
+
+
 def module_size(module: Any) -> int:
     """Bytes of a module's parameters and buffers."""
     mm = _mm()

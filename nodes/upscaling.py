@@ -106,6 +106,7 @@ def run_upscale(
                 precision=precision,
                 device=device,
                 progress=on_tile,
+                cancel=comfy_bridge.cancel_requested,
                 **size,
             )
             progress.update(progress.total * (i + 1) // batch, None, result[i : i + 1])

@@ -61,3 +61,19 @@ def test_other_modules_are_not_banded():
     assert supports_banding(_model(4))
     assert not supports_banding(Custom(num_feat=8, num_block=1, num_grow_ch=4))
     assert not supports_banding(torch.nn.Conv2d(3, 3, 3, padding=1))
+
+
+def test_cancel_is_checked_between_blocks_inside_a_tile():
+    from gensr.sr_core.upscale.errors import UpscaleCancelled
+
+    torch.manual_seed(0)
+    model = RRDBNet(num_feat=8, num_block=4, num_grow_ch=4, scale=4).eval()
+    calls = []
+
+    def cancel() -> bool:  # pressed after the first RRDB block of the only tile
+        calls.append(1)
+        return len(calls) >= 2
+
+    with pytest.raises(UpscaleCancelled, match="during tile 1 of 1"):
+        gensr.upscale(model, torch.rand(1, 3, 24, 24), cancel=cancel)
+    assert len(calls) == 2

@@ -121,12 +121,12 @@ class _TileRunner:
     def __init__(self, runner: Runner, spec: ModelSpec) -> None:
         self.runner, self.spec = runner, spec
 
-    def __call__(self, x: torch.Tensor, sink=None) -> Optional[torch.Tensor]:
+    def __call__(self, x: torch.Tensor, sink=None, between=None) -> Optional[torch.Tensor]:
         h, w = x.shape[-2:]
         if self.spec.square and h != w:
             side = max(h, w)
             return self.runner(_pad(x, side, side))[..., : h * self.spec.scale, : w * self.spec.scale]
-        return self.runner(x, sink)
+        return self.runner(x, sink, between)
 
 
 def upscale(
@@ -301,6 +301,10 @@ def upscale(
             part = colour_rs.apply(colour, (t.y0 * s, t.x0 * s), box)
         _write(out_bchw[b, colour_slice, box[0]: box[1], box[2]: box[3]], part, clamp)
 
+    def stop_if_cancelled() -> None:  # inside long tiles (between RRDB blocks)
+        if check_cancel():
+            raise UpscaleCancelled(f"upscale cancelled during tile {done + 1} of {total}")
+
     with torch.no_grad():
         for b in range(batch):
             frame = _to_float(x[b])
@@ -321,7 +325,7 @@ def upscale(
                 direct = runner.runner.streaming and len(group) == 1 and colour_rs.identity and not spec.square
                 sink = (lambda r, rows, t=group[0], b=b: emit(b, t, rows, r, True)) if direct else None
                 try:
-                    y = runner(inp, sink)
+                    y = runner(inp, sink, stop_if_cancelled)
                     failed = None
                 except Exception as e:  # noqa: BLE001 - only out-of-memory is handled
                     if not is_oom(e):

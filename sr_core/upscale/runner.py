@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -75,9 +75,12 @@ class Runner:
             x = canonical_channels_last(x)
         return x
 
-    def __call__(self, x: torch.Tensor, sink: Optional[Sink] = None) -> Optional[torch.Tensor]:
+    def __call__(
+        self, x: torch.Tensor, sink: Optional[Sink] = None, between: Optional[Callable[[], None]] = None
+    ) -> Optional[torch.Tensor]:
         """The model's output as float32; with ``sink`` (streaming models only)
-        the output rows go to ``sink(first_row, rows)`` band by band instead."""
+        the output rows go to ``sink(first_row, rows)`` band by band instead.
+        Banded models call ``between()`` after each block (it may raise to stop)."""
         with torch.inference_mode():
             x = self.prepare(x)
             if self.body is not None:
@@ -90,7 +93,7 @@ class Runner:
                 if sink is not None:
                     raise ValueError("only streaming models take a sink")
                 if self.banded:
-                    y = banded_forward(self.module, x, rrdb_band_rows(self.module, x.shape[-1], x.element_size()))
+                    y = banded_forward(self.module, x, rrdb_band_rows(self.module, x.shape[-1], x.element_size()), between)
                 else:
                     y = self.spec.forward(self.module, x)
         if not isinstance(y, torch.Tensor):

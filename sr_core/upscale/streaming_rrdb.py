@@ -12,7 +12,7 @@ float rounding.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -118,8 +118,11 @@ def _tail(module: RRDBNet, feat: torch.Tensor) -> torch.Tensor:
     return module.conv_last(module.lrelu(module.conv_hr(feat)))
 
 
-def banded_forward(module: RRDBNet, x: torch.Tensor, rows: int) -> torch.Tensor:
-    """``module(x)`` with every dense block and the upsampling tail run in bands."""
+def banded_forward(
+    module: RRDBNet, x: torch.Tensor, rows: int, between: Optional[Callable[[], None]] = None
+) -> torch.Tensor:
+    """``module(x)`` with every dense block and the upsampling tail run in
+    bands; ``between()`` is called after every RRDB block (it may raise to stop)."""
     if module.unshuffle > 1:
         x = F.pixel_unshuffle(x, module.unshuffle)
     feat = module.conv_first(x)
@@ -129,6 +132,8 @@ def banded_forward(module: RRDBNet, x: torch.Tensor, rows: int) -> torch.Tensor:
         y = banded_dense_block(rrdb.rdb2, y, rows)
         y = banded_dense_block(rrdb.rdb3, y, rows)
         body = y.mul_(0.2).add_(body)
+        if between is not None:
+            between()
     feat = feat + module.conv_body(body)
     h = feat.shape[2]
     up = 2 ** module.num_upsample
