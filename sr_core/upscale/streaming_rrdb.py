@@ -79,6 +79,7 @@ def banded_dense_block(block: ResidualDenseBlock, x: torch.Tensor, rows: int) ->
     fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
     out = torch.empty_like(x, memory_format=fmt)
     maps = [_Rows() for _ in convs]  # maps[0] = x, maps[k] = output of conv k (k = 1..4)
+    widths = [x.shape[1]] + [conv.out_channels for conv in convs[:-1]]
     maps[0].add(0, x)
     produced = [0] * len(convs)
     for end in range(min(rows, h), h + rows, rows):
@@ -96,8 +97,7 @@ def banded_dense_block(block: ResidualDenseBlock, x: torch.Tensor, rows: int) ->
             if o1 == h:
                 inp[:, :, -1:].zero_()
             c = 0
-            for m in maps[: k + 1]:
-                width = m.chunks[0][1].shape[1]
+            for m, width in zip(maps[: k + 1], widths):
                 m.copy_into(inp[:, c: c + width], o0 - 1, h)
                 c += width
             y = F.conv2d(inp, conv.weight, conv.bias, 1, (0, 1))
