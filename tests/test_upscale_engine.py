@@ -339,3 +339,6 @@ def test_out_is_written_in_place_and_checked():
     assert torch.equal(as_uint8, upscale(model, image, out_dtype=torch.uint8))
     with pytest.raises(ValueError, match="needs"):
         upscale(model, image, out=torch.empty(2, 40, 47, 3))
+    same_size = SRVGGNetCompact(num_feat=8, num_conv=2, scale=1).eval()
+    with pytest.raises(ValueError, match="share memory"):
+        upscale(same_size, image, out=image)

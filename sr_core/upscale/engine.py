@@ -202,6 +202,8 @@ def upscale(
     if x.dtype not in IN_DTYPES:
         raise ValueError(f"image dtype {x.dtype} is not supported; use float32/float16/bfloat16 in [0, 1] or uint8")
     if out is not None:
+        if out.device == image.device and out.untyped_storage().data_ptr() == image.untyped_storage().data_ptr():
+            raise ValueError("out must not share memory with image (later tiles read pixels already written)")
         out_dtype, out_device = out.dtype, out.device
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype {out_dtype} is not supported; use float32, float16, bfloat16 or uint8")
