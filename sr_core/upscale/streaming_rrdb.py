@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..archs.rrdbnet import RRDBNet, ResidualDenseBlock
-from .devices import cpu_cache_bytes
+from . import streaming
 
 #: Input rows of context for the upsampling tail (its receptive field is
 #: 1.25 input rows: nearest x2, conv, nearest x2, three convs).
@@ -31,7 +31,7 @@ def band_rows(module: RRDBNet, width: int, elem: int = 4) -> int:
     channels) of a band takes about a fifth of the last-level cache (32 rows
     at 256 px wide on a 32 MiB L3, measured ~1.15x faster than whole tiles)."""
     widest = module.body[0].rdb1.conv5.in_channels if len(module.body) else module.conv_first.out_channels
-    return int(min(256, max(8, cpu_cache_bytes() // max(1, 5 * widest * elem * width))))
+    return streaming.band_rows(width, widest, elem, cache_share=5)
 
 
 def supports_banding(module: nn.Module) -> bool:
