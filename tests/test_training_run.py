@@ -131,15 +131,27 @@ def test_unusable_settings_are_refused(tmp_path):
         Trainer(cfg.replace(perceptual_weight=1.0, perceptual_weights_source=str(tmp_path / "none.safetensors")))
 
 
-def test_progress_line_is_throttled_and_plain_off_a_terminal():
-    out = io.StringIO()
-    p = ProgressLine(1000, stream=out, log_interval=3600)
+class FakeClock:
+    """A monotonic clock the test moves by hand, starting where a freshly booted machine's does."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("uptime", [0.0, 5.0, 1e6])  # seconds since boot when training starts
+def test_progress_line_is_throttled_and_plain_off_a_terminal(uptime):
+    out, clock = io.StringIO(), FakeClock(uptime)
+    p = ProgressLine(1000, stream=out, log_interval=30, clock=clock)
     for i in range(1, 1001):
+        clock.now = uptime + i * 0.125  # 8 it/s: a line at the first update, then every 30 s (240 its), then the last
         p.update(i, 0.5)
     p.close()
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2  # the first update and the last, nothing in between
-    assert lines[-1].startswith("1000/1000 (100%) loss 0.5000") and "it/s" in lines[-1] and "\r" not in out.getvalue()
+    assert [l.split()[0] for l in lines] == ["1/1000", "241/1000", "481/1000", "721/1000", "961/1000", "1000/1000"]
+    assert lines[-1].startswith("1000/1000 (100%) loss 0.5000 8.01 it/s ETA 0:00") and "\r" not in out.getvalue()
 
 
 def test_logs_go_to_json_lines_and_tensorboard_when_installed(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Optional, TextIO
+from typing import Callable, Optional, TextIO
 
 
 def format_eta(seconds: float) -> str:
@@ -19,13 +19,14 @@ def format_eta(seconds: float) -> str:
 
 class ProgressLine:
     def __init__(self, total: int, enabled: bool = True, stream: Optional[TextIO] = None,
-                 interval: float = 0.5, log_interval: float = 30.0) -> None:
-        self.total, self.enabled = total, enabled
+                 interval: float = 0.5, log_interval: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.total, self.enabled, self.clock = total, enabled, clock
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if self.tty else log_interval
         self.first: Optional[tuple[int, float]] = None
-        self.last_draw = 0.0
+        self.last_draw: Optional[float] = None  # None: nothing drawn yet, draw the first update
         self.loss: Optional[float] = None
         self.extra = ""
         self.drawn = False
@@ -43,13 +44,14 @@ class ProgressLine:
         return f"{iteration}/{self.total} ({pct:.0f}%) loss {loss} {rate:.2f} it/s ETA {eta} {self.extra}".rstrip()
 
     def update(self, iteration: int, loss: float) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if self.first is None:
             self.first = (iteration - 1, now)
         self.loss = loss if self.loss is None else 0.9 * self.loss + 0.1 * loss
         if not self.enabled:
             return
-        if now - self.last_draw < self.interval and iteration < self.total:
+        due = self.last_draw is None or now - self.last_draw >= self.interval
+        if not due and iteration < self.total:
             return
         self.last_draw = now
         if self.tty:
