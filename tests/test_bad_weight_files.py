@@ -104,7 +104,20 @@ def test_truncated_files(tmp_path, suffix, fraction):
     data = write_good(path)
     path.write_bytes(data[: max(1, int(len(data) * fraction))])
     message = load_error(path)
-    assert "Download it again" in message or "neither" in message
+    assert "truncated" in message and "Download it again" in message and "neither" not in message
+
+
+@pytest.mark.parametrize("keep", [1, 8, 9, 20, "header-1"])
+def test_safetensors_cut_inside_its_header_is_called_truncated(tmp_path, keep):
+    path = tmp_path / "model.safetensors"
+    data = write_good(path)
+    header_end = 8 + int.from_bytes(data[:8], "little")  # the format: u64 header length, JSON header, tensors
+    keep = header_end - 1 if keep == "header-1" else keep
+    assert keep < header_end
+    path.write_bytes(data[:keep])
+    message = load_error(path)
+    assert "damaged or truncated .safetensors file" in message and "Download it again" in message
+    assert message.count(str(path)) == 1
 
 
 def test_truncated_legacy_pickle(tmp_path):

@@ -24,18 +24,26 @@ PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
 
 
+SAFETENSORS_MAX_HEADER = 100_000_000  # the largest header the safetensors library reads
+
+
 def sniff_format(path: Path) -> str:
-    """'safetensors', 'zip' (PyTorch >= 1.6 pickle), 'pickle' (legacy) or 'unknown'.
+    """'safetensors', 'safetensors-truncated' (a safetensors file cut inside its
+    header), 'zip' (PyTorch >= 1.6 pickle), 'pickle' (legacy) or 'unknown'.
 
     safetensors is tested first: its 8-byte header length can begin with the
     bytes that mark a pickle (0x80) or a zip ("PK")."""
     with open(path, "rb") as f:
         head = f.read(16)
     size = path.stat().st_size
-    if len(head) >= 9:
+    if len(head) >= 9 and head[8:9] == b"{":
         (n,) = struct.unpack("<Q", head[:8])
-        if 0 < n <= size - 8 and head[8:9] == b"{":
+        if 0 < n <= size - 8:
             return "safetensors"
+        if size - 8 < n <= SAFETENSORS_MAX_HEADER:
+            return "safetensors-truncated"
+    if len(head) < 9 and path.suffix.lower() == ".safetensors":
+        return "safetensors-truncated"  # shorter than a header's length and its first byte
     if head[:2] == b"PK":
         return "zip"
     if head[:1] == b"\x80":
@@ -148,6 +156,11 @@ def read_weight_file(path: PathLike, *, trust_pickle: bool = False) -> tuple[Any
     kind = sniff_format(path)
     if kind == "safetensors":
         return read_safetensors(path)
+    if kind == "safetensors-truncated":
+        raise WeightFileError(
+            f"{path} is a damaged or truncated .safetensors file: it ends inside its header "
+            f"({path.stat().st_size} bytes). Download it again."
+        )
     if kind in ("zip", "pickle"):
         obj = read_unsafe_pickle(path) if trust_pickle else read_pickle(path)
         return obj, {}
