@@ -1,5 +1,7 @@
 """The ``gensr`` command. Each subcommand lives in its own module here with
-``add_arguments(parser)`` and ``run(args) -> int``."""
+``add_arguments(parser)`` and ``run(args) -> int``; a command raises
+``cli.errors.UsageError`` for a mistake in what it was given, and ``main`` is
+the one place errors are reported (``cli/errors.py``)."""
 from __future__ import annotations
 
 import argparse
@@ -20,7 +22,10 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="gensr", description="ComfyUI-GenSR: generative super-resolution.")
+    parser.add_argument("--version", action="version", version=f"gensr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         try:
@@ -41,16 +46,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
-    from ..weights.errors import GenSRError
+    from .errors import report
 
     try:
         return int(args._run(args) or 0)
-    except GenSRError as e:
-        print(f"gensr {args.command}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"gensr {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except BaseException as e:  # the one error boundary of every command: see cli/errors.py
+        code = report(args.command, e)
+        if code is None:
+            raise
+        return code
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ code unless --trust-pickle is given for a file whose source you trust."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from .errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,11 +22,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
-        print(f"gensr convert: error: the output must be a .safetensors file, not {out.name}", file=sys.stderr)
-        return 1
+        raise UsageError(f"the output must be a .safetensors file, not {out.name}")
     if out.exists() and not args.overwrite:
-        print(f"gensr convert: error: {out} exists; pass --overwrite to replace it", file=sys.stderr)
-        return 1
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
     model = load_model(args.input, trust_pickle=args.trust_pickle)
     meta = {k: v for k, v in getattr(model, "metadata", {}).items() if not k.startswith("gensr.") and k != "format"}
     meta["gensr.converted_from"] = Path(args.input).name

@@ -8,12 +8,15 @@ import argparse
 import json
 from pathlib import Path
 
+from .errors import UsageError
+from .options import device_option
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="weight file or hf:// source")
     p.add_argument("--data", action="append", required=True, help="folder of HR images (repeatable: one table each)")
     p.add_argument("--scale", type=int, default=None, help="scale of the LR inputs (default: the model's scale)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    p.add_argument("--device", type=device_option, default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model).to(device)
     scale = args.scale or model.scale
     if scale != model.scale:
-        raise SystemExit(f"gensr eval: the model is x{model.scale}; --scale {scale} needs a x{scale} model")
+        raise UsageError(f"the model is x{model.scale}; --scale {scale} needs a x{scale} model")
 
     @torch.no_grad()
     def upscale(x: torch.Tensor) -> torch.Tensor:

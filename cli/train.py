@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from .errors import CommandFailed, UsageError
+from .options import device_option
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default=None,
-                   help="recipe to start from: gensr-x4, compact-x4-psnr, compact-x4-gan, esrgan-x4-psnr, "
-                        "esrgan-x4-gan, tiny-test, tiny-test-gan")
+    from ..training.presets import PRESETS
+
+    p.add_argument("--preset", default=None, metavar="NAME", help=f"recipe to start from: {', '.join(PRESETS)}")
     p.add_argument("--config", default=None, help="TOML or YAML file of TrainConfig fields (may name a preset)")
     p.add_argument("--data", action="append", default=None, help="HR image folder (repeatable)")
     p.add_argument("--lr-data", default=None, help="paired LR folder (optional)")
@@ -23,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None, help="run name (default: the preset name)")
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--pretrained", default=None, help="generator weights to start from (stage 2: stage 1's export)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, mps")
+    p.add_argument("--device", type=device_option, default=None, help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field; VALUE is parsed as JSON when possible")
@@ -70,26 +72,27 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         cfg = build_config(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"gensr train: error: {e}", file=sys.stderr)
-        return 2
+    except (ValueError, FileNotFoundError, RuntimeError) as e:  # a bad config file, preset or --set
+        raise UsageError(str(e)) from e
     if args.print_config:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0
     if not cfg.data:
-        print("gensr train: error: give --data DIR (HR training images)", file=sys.stderr)
-        return 2
+        raise UsageError("give --data DIR (HR training images)")
     info = init_distributed(cfg.device)
     device = device_for(info, cfg.device)
     if device:
         cfg = cfg.replace(device=device)
     try:
-        path = Trainer(cfg, rank=info.rank, world_size=info.world_size).run(resume=args.resume)
+        try:
+            trainer = Trainer(cfg, rank=info.rank, world_size=info.world_size)
+        except ValueError as e:  # settings that cannot train
+            raise UsageError(str(e)) from e
+        path = trainer.run(resume=args.resume)
     except TrainingInterrupted:
         return 130
-    except (ValueError, FileNotFoundError, FloatingPointError) as e:
-        print(f"gensr train: error: {e}", file=sys.stderr)
-        return 1
+    except FloatingPointError as e:  # the loss diverged and the run was told to stop
+        raise CommandFailed(str(e)) from e
     finally:
         shutdown()
     if info.is_main:

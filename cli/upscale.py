@@ -1,7 +1,8 @@
 """Upscale image files, folders (recursively) and globs with a super-resolution
-model. PNG, JPEG and WebP; 8- and 16-bit, gray and alpha are kept as they are.
-A file that fails is reported and skipped; existing outputs are kept unless
---overwrite."""
+model. Reads PNG, JPEG, WebP, BMP and TIFF; writes PNG, JPEG or WebP (the
+input's format, PNG for BMP and TIFF inputs, unless --format); 8- and 16-bit,
+gray and alpha are kept as they are. A file that fails is reported and
+skipped; existing outputs are kept unless --overwrite."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,11 @@ import time
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from ..sr_core.image_io import FORMATS, READ_EXTENSIONS
+from ..sr_core.image_io import FORMATS, IMAGE_EXTENSIONS, ImageFileError, is_image_file
+from .errors import UsageError
+from .options import device_option
+
+IMAGE_KINDS = "PNG, JPEG, WebP, BMP or TIFF"
 
 
 def _size(text: str) -> Tuple[int, int]:
@@ -75,9 +80,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", type=_auto_or_int(0), default="auto", metavar="N",
                    help="context pixels around each tile (default: auto, from the model)")
     p.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto")
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", type=device_option, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--format", choices=("png", "jpg", "webp"), default=None,
-                   help="output format (default: the input's)")
+                   help="output format (default: the input's; PNG for BMP and TIFF inputs)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95; WebP 100 = lossless)")
     p.add_argument("--suffix", default="", help="added to output file names, e.g. _x4")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -87,14 +92,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ inputs
 
 
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in READ_EXTENSIONS and not path.name.startswith(".")
-
-
-def collect_inputs(specs: List[str], exclude: Optional[Path] = None) -> Tuple[List[Tuple[Path, Path]], List[str]]:
-    """([(file, path relative to its input root)], problems) for files, folders and globs."""
+def collect_inputs(
+    specs: List[str], exclude: Optional[Path] = None
+) -> Tuple[List[Tuple[Path, Path]], List[str], List[str]]:
+    """([(file, path relative to its input root)], problems, notes) for files,
+    folders and globs. Problems are inputs that gave nothing; notes count the
+    files a folder or glob held that are not images (by extension)."""
     found: List[Tuple[Path, Path]] = []
     problems: List[str] = []
+    notes: List[str] = []
     seen = set()
     ex = exclude.resolve() if exclude is not None else None
 
@@ -105,41 +111,53 @@ def collect_inputs(specs: List[str], exclude: Optional[Path] = None) -> Tuple[Li
         seen.add(key)
         found.append((path, rel))
 
+    def note_skipped(spec: str, candidates: List[Path], files: List[Path]) -> None:
+        skipped = len(candidates) - len(files)
+        if skipped:
+            kinds = ", ".join(e for e in IMAGE_EXTENSIONS)
+            notes.append(f"{spec}: skipped {skipped} file{'s' * (skipped != 1)} that "
+                         f"{'are' if skipped != 1 else 'is'} not an image ({kinds})")
+
     for spec in specs:
         p = Path(spec).expanduser()
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and _is_image(f))
+            candidates = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+            files = [f for f in candidates if is_image_file(f)]
             if not files:
-                problems.append(f"{spec}: no PNG, JPEG or WebP images in this folder")
+                problems.append(f"{spec}: no {IMAGE_KINDS} images in this folder")
+            note_skipped(spec, candidates, files)
             for f in files:
                 add(f, f.relative_to(p))
         elif p.is_file():
             add(p, Path(p.name))
         elif glob.has_magic(spec):
             matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(spec), recursive=True))
-            files = [m for m in matches if m.is_file() and _is_image(m)]
+            candidates = [m for m in matches if m.is_file() and not m.name.startswith(".")]
+            files = [m for m in candidates if is_image_file(m)]
             if not files:
-                problems.append(f"{spec}: matches no PNG, JPEG or WebP images")
+                problems.append(f"{spec}: matches no {IMAGE_KINDS} images")
+            note_skipped(spec, candidates, files)
             for f in files:
                 add(f, Path(f.name))
         else:
             problems.append(f"{spec}: no such file or folder")
-    return found, problems
+    return found, problems, notes
 
 
 def plan_outputs(inputs: List[Tuple[Path, Path]], output: Path, fmt: Optional[str], suffix: str) -> List[Tuple[Path, Path]]:
-    """[(input, output file)]; ``output`` is a file only for a single input with an image extension."""
+    """[(input, output file)]; ``output`` is a file only for a single input with an image extension.
+    Without ``fmt`` an output keeps its input's format, or is PNG when GenSR does not write that format."""
     if output.suffix.lower() in FORMATS and not output.is_dir():
         if len(inputs) != 1:
-            raise ValueError(f"-o {output} is a file name but there are {len(inputs)} inputs; give a folder")
+            raise UsageError(f"-o {output} is a file name but there are {len(inputs)} inputs; give a folder")
         return [(inputs[0][0], output)]
     pairs = []
     taken = {}
     for src, rel in inputs:
-        ext = f".{fmt}" if fmt else src.suffix
+        ext = f".{fmt}" if fmt else (src.suffix if src.suffix.lower() in FORMATS else ".png")
         dst = output / rel.with_name(rel.stem + suffix + ext)
         if dst in taken:
-            raise ValueError(f"{src} and {taken[dst]} would both be written to {dst}; use separate runs or folders")
+            raise UsageError(f"{src} and {taken[dst]} would both be written to {dst}; use separate runs or folders")
         taken[dst] = src
         pairs.append((src, dst))
     return pairs
@@ -184,7 +202,7 @@ def load_cli_model(source: Optional[str]):
         if entry.bundled:
             return load_model(entry.local_path())
         return load_model(**entry.hub_options())
-    raise WeightFileError(f"model {source!r}: no such file (give a weight file, an hf:// source or a catalogue name)")
+    raise UsageError(f"model {source!r}: no such file (give a weight file, an hf:// source or a catalogue name)")
 
 
 # ------------------------------------------------------------------ progress
@@ -223,21 +241,16 @@ class ProgressBar:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..sr_core.image_io import ImageFileError, read_image, write_image
+    from ..sr_core.image_io import read_image, write_image
     from ..sr_core.upscale import upscale
 
     output = Path(args.output).expanduser()
-    inputs, problems = collect_inputs(args.inputs, exclude=output if output.suffix.lower() not in FORMATS else None)
-    for problem in problems:
-        print(f"gensr upscale: {problem}", file=sys.stderr)
+    inputs, problems, notes = collect_inputs(args.inputs, exclude=output if output.suffix.lower() not in FORMATS else None)
     if not inputs:
-        print("gensr upscale: nothing to do", file=sys.stderr)
-        return 1
-    try:
-        pairs = plan_outputs(inputs, output, "jpg" if args.format == "jpg" else args.format, args.suffix)
-    except ValueError as e:
-        print(f"gensr upscale: error: {e}", file=sys.stderr)
-        return 2
+        raise UsageError("; ".join(problems) + "; nothing to do")
+    for line in problems + notes:
+        print(f"gensr upscale: {line}", file=sys.stderr)
+    pairs = plan_outputs(inputs, output, args.format, args.suffix)
 
     todo = [(s, d) for s, d in pairs if args.overwrite or not d.exists()]
     for s, d in pairs:
@@ -272,7 +285,8 @@ def run(args: argparse.Namespace) -> int:
         except (ImageFileError, ValueError, OSError, RuntimeError) as e:  # incl. UpscaleOutOfMemory
             bar.close()
             failed += 1
-            print(f"failed {src}: {e}", file=sys.stderr)
+            named = isinstance(e, ImageFileError) and e.path is not None  # the message starts with the path
+            print(f"failed {e}" if named else f"failed {src}: {e}", file=sys.stderr)
             continue
         bar.close()
         h, w = result.shape[-2:]

@@ -1,5 +1,6 @@
 """Image files <-> tensors, keeping what the file was: gray / gray+alpha /
-RGB / RGBA and 8 or 16 bits per channel (PNG, JPEG, WebP).
+RGB / RGBA and 8 or 16 bits per channel. PNG, JPEG and WebP are read and
+written; BMP and TIFF are read.
 
 Pillow reads 16-bit colour PNGs as 8-bit, so those are decoded twice through
 Pillow's own PNG decoder (high bytes, then low bytes) and written with a
@@ -21,14 +22,42 @@ from .files import atomic_write
 
 PathLike = Union[str, Path]
 
-READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+# The image files GenSR reads, everywhere (upscale, eval, train, validation).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "MPO", "BMP", "TIFF")
+# The ones it writes (extension -> Pillow format).
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 MODES = ("L", "LA", "RGB", "RGBA")
 _CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 
 class ImageFileError(ValueError):
-    """An image file that cannot be read or written."""
+    """An image file that cannot be read or written. ``path`` is set when the
+    message already names the file (so callers do not repeat it)."""
+
+    def __init__(self, message: str, path: Optional[PathLike] = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def is_image_file(path: Path) -> bool:
+    """An image file by its name: a known extension and not hidden."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+# What Pillow raises for a file it cannot read.
+PILLOW_READ_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def image_read_error(path: PathLike, e: BaseException) -> ImageFileError:
+    """An ImageFileError naming ``path`` once, for what Pillow raised reading it."""
+    if isinstance(e, Image.UnidentifiedImageError):
+        reason = "not an image, or an image format Pillow cannot decode"
+    elif isinstance(e, OSError) and e.strerror:
+        reason = e.strerror
+    else:
+        reason = str(e).replace(repr(str(path)), "the file").replace(str(path), "the file")
+    return ImageFileError(f"{path}: cannot read image ({reason})", path)
 
 
 @dataclass
@@ -101,8 +130,8 @@ def read_image(path: PathLike, dtype: str = "float") -> tuple[torch.Tensor, Imag
     try:
         with Image.open(path) as im:
             fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
-            if fmt not in ("PNG", "JPEG", "WEBP", "MPO"):
-                raise ImageFileError(f"{path}: {fmt} files are not supported; use PNG, JPEG or WebP")
+            if fmt not in READ_FORMATS:
+                raise ImageFileError(f"{path}: {fmt} files are not supported; use PNG, JPEG, WebP, BMP or TIFF", path)
             fmt = "JPEG" if fmt == "MPO" else fmt
             icc, exif = im.info.get("icc_profile"), im.info.get("exif")
             deep = None
@@ -116,13 +145,16 @@ def read_image(path: PathLike, dtype: str = "float") -> tuple[torch.Tensor, Imag
                 arr = np.asarray(im).astype(np.int64).clip(0, 65535).astype(np.uint16)
                 mode, bits = "L", 16
             else:
-                im = _normalise_mode(im)
+                try:
+                    im = _normalise_mode(im)
+                except ImageFileError as e:
+                    raise ImageFileError(f"{path}: {e}", path) from None
                 arr = np.array(im)
                 mode, bits = im.mode, 8
     except ImageFileError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageFileError(f"{path}: cannot read image ({e})") from None
+    except PILLOW_READ_ERRORS as e:
+        raise image_read_error(path, e) from None
     if arr.ndim == 2:
         arr = arr[..., None]
     info = ImageInfo(mode=mode, bits=bits, format=fmt, icc_profile=icc, exif=exif)
@@ -189,7 +221,8 @@ def write_image(
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ImageFileError(f"{path}: unknown image extension; use .png, .jpg, .jpeg or .webp")
+        raise ImageFileError(f"{path}: GenSR does not write {path.suffix or 'extension-less'} files; "
+                             "use the extension .png, .jpg, .jpeg or .webp", path)
     if pixels.dim() != 3 or pixels.shape[0] not in (1, 2, 3, 4):
         raise ValueError(f"expected (C, H, W) pixels with 1 to 4 channels, got {tuple(pixels.shape)}")
     channels = pixels.shape[0]

@@ -81,7 +81,7 @@ def test_globs_format_suffix_and_tiling_options(tmp_path, model_file, inputs):
 
 
 def test_bad_arguments(tmp_path, model_file, inputs, capsys):
-    assert main(["upscale", str(tmp_path / "nothing-here"), "-o", str(tmp_path / "o"), "--model", str(model_file)]) == 1
+    assert main(["upscale", str(tmp_path / "nothing-here"), "-o", str(tmp_path / "o"), "--model", str(model_file)]) == 2
     assert "no such file" in capsys.readouterr().err
     rc = main(["upscale", str(inputs), "-o", str(tmp_path / "one.png"), "--model", str(model_file)])
     assert rc == 2 and "give a folder" in capsys.readouterr().err
@@ -93,6 +93,6 @@ def test_missing_default_model_is_a_clear_error(tmp_path, inputs, monkeypatch, c
     from gensr.weights import default_model
 
     monkeypatch.setattr(default_model, "default_model_path", lambda: tmp_path / "absent.safetensors")
-    assert main(["upscale", str(inputs / "rgb.png"), "-o", str(tmp_path / "o")]) == 1
+    assert main(["upscale", str(inputs / "rgb.png"), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "default model" in err and "--model" in err

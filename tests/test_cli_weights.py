@@ -64,7 +64,7 @@ def test_info_shows_safetensors_metadata(tmp_path, capsys):
 def test_info_reports_bad_files_without_a_traceback(tmp_path, capsys):
     path = tmp_path / "page.pth"
     path.write_text("<html>404</html>")
-    assert main(["info", str(path)]) == 1
+    assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gensr info: error:") and "HTML" in err and "Traceback" not in err
 
@@ -98,7 +98,7 @@ def test_convert_refuses_unsafe_pickle_and_runs_nothing(tmp_path, capsys):
     marker = tmp_path / "pwned"
     src, dst = tmp_path / "evil.pth", tmp_path / "evil.safetensors"
     torch.save({"params": {"x": torch.zeros(1)}, "payload": CreatesMarker(marker)}, src)
-    assert main(["convert", str(src), str(dst)]) == 1
+    assert main(["convert", str(src), str(dst)]) == 2
     err = capsys.readouterr().err
     assert "--trust-pickle" in err and "nothing in it was executed" in err
     assert not marker.exists() and not dst.exists()
@@ -108,7 +108,7 @@ def test_convert_trust_pickle_reads_a_pickled_model(tmp_path, capsys):
     src, dst = tmp_path / "full.pth", tmp_path / "full.safetensors"
     model = SRVGGNetCompact(3, 3, num_feat=4, num_conv=2, scale=2).eval()
     torch.save({"model": model}, src)  # needs code to load: refused unless trusted
-    assert main(["convert", str(src), str(dst)]) == 1
+    assert main(["convert", str(src), str(dst)]) == 2
     assert not dst.exists()
     assert main(["convert", "--trust-pickle", str(src), str(dst)]) == 0
     converted = gensr.load_model(dst)
@@ -121,7 +121,7 @@ def test_convert_does_not_overwrite_without_flag(tmp_path, capsys):
     src, dst = tmp_path / "m.pth", tmp_path / "m.safetensors"
     esrgan_file(src)
     dst.write_bytes(b"keep me")
-    assert main(["convert", str(src), str(dst)]) == 1
+    assert main(["convert", str(src), str(dst)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert dst.read_bytes() == b"keep me"
     assert main(["convert", "--overwrite", str(src), str(dst)]) == 0
@@ -132,7 +132,7 @@ def test_convert_does_not_overwrite_without_flag(tmp_path, capsys):
 def test_convert_only_writes_safetensors(tmp_path, capsys, name):
     src = tmp_path / "m.pth"
     esrgan_file(src)
-    assert main(["convert", str(src), str(tmp_path / "out" / name)]) == 1
+    assert main(["convert", str(src), str(tmp_path / "out" / name)]) == 2
     assert ".safetensors" in capsys.readouterr().err
     assert not (tmp_path / "out" / name).exists()
 

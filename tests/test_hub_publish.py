@@ -109,14 +109,14 @@ def test_push_private_to_a_branch_keeps_an_existing_card(fake_hub, saved_model, 
 
 def test_push_without_token_or_a_pickle_fails_clearly(fake_hub, saved_model, tmp_path, capsys):
     model, path = saved_model
-    assert gensr_main(["push", str(path), "alice/new-sr"]) == 1
+    assert gensr_main(["push", str(path), "alice/new-sr"]) == 2
     err = capsys.readouterr().err
     assert "refused the upload to alice/new-sr" in err and "hf auth login" in err and "\n" == err[-1] and err.count("\n") == 1
     assert "alice/new-sr" not in fake_hub.repos
 
     pth = tmp_path / "m.pth"
     pth.write_bytes(b"not used")
-    assert gensr_main(["push", str(pth), "alice/new-sr", "--token", TOKEN]) == 1
+    assert gensr_main(["push", str(pth), "alice/new-sr", "--token", TOKEN]) == 2
     assert "gensr convert" in capsys.readouterr().err
 
 

@@ -7,7 +7,12 @@ from typing import Any, Optional
 
 import torch
 
+from ..weights.errors import GenSRError
 from ..weights.save import atomic_write
+
+
+class CheckpointMismatchError(GenSRError, ValueError):
+    """``--resume`` found a checkpoint of a different run (architecture or scale)."""
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:

@@ -16,9 +16,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..sr_core.image_io import IMAGE_EXTENSIONS, PILLOW_READ_ERRORS, image_read_error, is_image_file
 from ..sr_core.imresize import imresize_uint8
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 # degrade(hr_patch_uint8 (3,H,W), scale, rng) -> lr_patch_uint8 (3,H/scale,W/scale)
 Degradation = Callable[[torch.Tensor, int, np.random.Generator], torch.Tensor]
@@ -33,33 +32,36 @@ def find_images(folders: Sequence[str | Path]) -> list[Path]:
             files.append(folder)
             continue
         if not folder.is_dir():
-            raise FileNotFoundError(f"training data folder {folder} does not exist")
-        files += sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            raise FileNotFoundError(f"image folder {folder} does not exist")
+        files += sorted(p for p in folder.rglob("*") if is_image_file(p) and p.is_file())
     if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, folders))}")
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {', '.join(map(str, folders))}")
     return files
+
+
+def _uint8_pixels(path: Path, keep_grey: bool) -> np.ndarray:
+    """(H, W, C) uint8 pixels, C = 1 for grey images when ``keep_grey``, else 3;
+    a file Pillow cannot read is an ImageFileError naming it."""
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)[:, :, None]
+                return arr if keep_grey else np.repeat(arr, 3, axis=2)
+            if keep_grey and im.mode in ("L", "LA"):
+                return np.array(im.convert("L"))[:, :, None]
+            return np.array(im.convert("RGB"))
+    except PILLOW_READ_ERRORS as e:
+        raise image_read_error(path, e) from None
 
 
 def load_rgb(path: Path) -> torch.Tensor:
     """A (3, H, W) uint8 tensor; grey images are replicated, alpha dropped, 16-bit reduced to 8."""
-    with Image.open(path) as im:
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
-            arr = np.repeat(arr[:, :, None], 3, axis=2)
-        else:
-            arr = np.array(im.convert("RGB"))
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(np.ascontiguousarray(_uint8_pixels(path, False))).permute(2, 0, 1).contiguous()
 
 
 def load_rgb_or_grey(path: Path) -> torch.Tensor:
     """A (1, H, W) uint8 tensor for grey images, (3, H, W) for the rest."""
-    with Image.open(path) as im:
-        if im.mode in ("L", "LA"):
-            return torch.from_numpy(np.array(im.convert("L")))[None]
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = (np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
-            return torch.from_numpy(np.ascontiguousarray(arr))[None]
-    return load_rgb(path)
+    return torch.from_numpy(np.ascontiguousarray(_uint8_pixels(path, True))).permute(2, 0, 1).contiguous()
 
 
 def mod_crop(img: torch.Tensor, scale: int) -> torch.Tensor:

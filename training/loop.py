@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from ..sr_core.archs import build_generator
 from ..weights import load_model, save_model
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import IndexRange, PatchPairs, find_images
 from .distributed import any_rank, barrier
@@ -187,7 +187,10 @@ class Trainer:
             return False
         saved = json.loads(state["config"])
         if saved.get("arch") != self.cfg.arch or saved.get("scale") != self.cfg.scale:
-            raise ValueError(f"{self.checkpoint_path} is from another run ({saved.get('arch')} x{saved.get('scale')})")
+            raise CheckpointMismatchError(
+                f"{self.checkpoint_path} is from another run ({saved.get('arch')} x{saved.get('scale')}); "
+                "give this run another --name or --out, or drop --resume"
+            )
         self.load_state_dict(state)
         return True
 
