@@ -54,6 +54,14 @@ def test_tiny_test_run_learns_and_exports_a_loadable_model(tmp_path):
     assert json.loads(meta["gensr.validation"])["psnr"] == pytest.approx(vals[-1]["validation"]["psnr"])
     assert json.loads(meta["gensr.training_config"])["lr"] == cfg.lr
 
+    # best.safetensors: the EMA weights of the best validation, scored again here from the file
+    from gensr.training.validation import evaluate_images, summarise, validation_files
+
+    best = gensr.load_model(str(tmp_path / "runs" / "tiny-test" / "best.safetensors")).eval()
+    with torch.no_grad():
+        rescored = summarise(evaluate_images(best, validation_files(cfg.val), cfg.scale))["psnr"]
+    assert rescored == pytest.approx(max(v["validation"]["psnr"] for v in vals), abs=1e-3)
+
 
 def test_config_files_presets_and_overrides(tmp_path):
     from gensr.cli.train import build_config

@@ -38,6 +38,7 @@ class TrainConfig:
     betas: tuple = (0.9, 0.99)
     weight_decay: float = 0.0
     grad_clip: Optional[float] = None
+    nonfinite_loss: str = "stop"  # a NaN/inf loss, found before the step: "stop" the run or "skip" the step
     ema_decay: float = 0.999
     amp: str = "auto"  # "auto", "off", "bf16", "fp16"
     channels_last: bool = True

@@ -23,6 +23,7 @@ from .data import IndexRange, PatchPairs, find_images
 from .distributed import any_rank, barrier
 from .ema import EMA
 from .logs import RunLog
+from .losses import NonFiniteLoss
 from .progress import ProgressLine
 from .schedule import learning_rate
 from .validation import evaluate_images, summarise, validation_files
@@ -72,6 +73,10 @@ def build_generator_for(cfg: TrainConfig) -> nn.Module:
     return build_generator(cfg.arch, {**cfg.arch_config, "scale": cfg.scale}).train()
 
 
+NONFINITE_POLICIES = ("stop", "skip")
+MAX_SKIPPED_IN_A_ROW = 10  # with nonfinite_loss = "skip": this many bad steps in a row stop the run
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Raised after a SIGINT/SIGTERM once the checkpoint is safely written."""
 
@@ -80,6 +85,8 @@ class Trainer:
     """Runs one training configuration in ``cfg.out / cfg.name``."""
 
     def __init__(self, cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> None:
+        if cfg.nonfinite_loss not in NONFINITE_POLICIES:
+            raise ValueError(f"nonfinite_loss must be one of {', '.join(NONFINITE_POLICIES)}, not {cfg.nonfinite_loss!r}")
         self.cfg, self.rank, self.world_size = cfg, rank, world_size
         self.is_main = rank == 0
         self.device = pick_device(cfg.device)
@@ -88,6 +95,7 @@ class Trainer:
         self.run_dir = Path(cfg.out) / cfg.name
         self.checkpoint_path = self.run_dir / "checkpoint.pt"
         self.export_path = self.run_dir / f"{cfg.name}.safetensors"
+        self.best_path = self.run_dir / "best.safetensors"  # the EMA weights of the best validation so far
         self.log_path = self.run_dir / "log.jsonl"
         torch.manual_seed(cfg.seed)
         self.generator = build_generator_for(cfg).to(self.device)
@@ -108,7 +116,9 @@ class Trainer:
             print("note: GAN training from scratch; Real-ESRGAN starts stage 2 from stage 1's export "
                   "(--pretrained runs/<stage-1>/<stage-1>.safetensors)", file=sys.stderr)
         self.iteration = 0
-        self.best: dict[str, Any] = {}
+        self.best: dict[str, Any] = {}  # {"iteration", "psnr"} of best.safetensors
+        self.last_validation: Optional[dict[str, float]] = None  # goes into every export's metadata
+        self.skipped_in_a_row = 0
         self._stop_signal: Optional[int] = None
 
     # -- pieces -----------------------------------------------------------------
@@ -163,6 +173,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "losses": self.losses.state_dict(),
             "best": json.dumps(self.best),
+            "validation": json.dumps(self.last_validation),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -174,6 +185,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.losses.load_state_dict(state["losses"])
         self.best = json.loads(state["best"])
+        self.last_validation = json.loads(state.get("validation", "null"))  # older checkpoints lack it
         torch.set_rng_state(state["torch_rng"])
 
     def save_checkpoint(self) -> None:
@@ -196,11 +208,15 @@ class Trainer:
 
     # -- steps ------------------------------------------------------------------
     def train_step(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
+        """One step of the generator, its EMA and (GAN runs) the discriminator.
+        A non-finite loss is found before its optimiser steps: see ``_non_finite``."""
         lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         hr = hr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             out = self.model(lr)
         loss, logs = self.losses.generator_loss(out.float(), hr, self.iteration)
+        if any_rank(not math.isfinite(logs["loss"]), self.device):  # every rank skips or stops together
+            return self._non_finite(NonFiniteLoss("loss", logs["loss"]))
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.cfg.grad_clip:
@@ -209,10 +225,31 @@ class Trainer:
         self.scaler.step(self.opt_g)
         self.scaler.update()
         self.ema.update(self.generator)
-        logs.update(self.losses.discriminator_step(out.detach().float(), hr, self.iteration))
-        if not math.isfinite(logs["loss"]):
-            raise FloatingPointError(f"loss became {logs['loss']} at iteration {self.iteration}; lower lr or enable grad_clip")
+        try:
+            logs.update(self.losses.discriminator_step(out.detach().float(), hr, self.iteration))
+        except NonFiniteLoss as e:  # the generator's step was sound; the discriminator's is not taken
+            return {**logs, **self._non_finite(e)}
+        self.skipped_in_a_row = 0
         return logs
+
+    def _non_finite(self, error: NonFiniteLoss) -> dict[str, Any]:
+        """Stop the run (``nonfinite_loss = "stop"``) or skip this step's update (``"skip"``)."""
+        n = self.iteration + 1  # the iteration being trained, as the log counts them
+        if self.cfg.nonfinite_loss == "stop":
+            raise FloatingPointError(
+                f"{error.name} became {error.value} at iteration {n}; stopped before that step, so the weights, "
+                "the EMA and the last checkpoint are untouched. Lower lr, enable grad_clip, or set "
+                'nonfinite_loss = "skip" to skip such steps'
+            )
+        self.skipped_in_a_row += 1
+        if self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+            raise FloatingPointError(
+                f"{error.name} was NaN or infinite for {self.skipped_in_a_row} steps in a row "
+                f"(iterations {n - self.skipped_in_a_row + 1} to {n}); the run cannot recover: lower lr or enable grad_clip"
+            )
+        if self.is_main:
+            print(f"iteration {n}: {error.name} is {error.value}; this step's update was skipped", file=sys.stderr)
+        return {"skipped": error.name, error.name: None}
 
     @torch.no_grad()
     def validate(self) -> Optional[dict[str, float]]:
@@ -234,8 +271,8 @@ class Trainer:
         if self.is_main:
             self.run_log.write(record)
 
-    def export(self, validation: Optional[dict] = None) -> Path:
-        """Save the EMA generator as .safetensors with the run's metadata."""
+    def export(self, validation: Optional[dict] = None, path: Optional[Path] = None) -> Path:
+        """Save the EMA generator as .safetensors (atomically) with the run's metadata."""
         cfg = self.cfg
         model = self.ema.module
         meta = {
@@ -248,7 +285,17 @@ class Trainer:
         }
         if validation:
             meta["gensr.validation"] = validation
-        return save_model(model, self.export_path, metadata=meta)
+        return save_model(model, path or self.export_path, metadata=meta)
+
+    def _validated(self, validation: Optional[dict[str, float]]) -> None:
+        """Record a validation: the next exports carry it, and a new best PSNR replaces best.safetensors."""
+        if not validation:
+            return
+        self.last_validation = validation
+        self.log({"iteration": self.iteration, "validation": validation})
+        if not self.best or validation["psnr"] > self.best["psnr"]:
+            self.export(validation, self.best_path)
+            self.best = {"iteration": self.iteration, "psnr": validation["psnr"]}
 
     # -- main loop ----------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -261,29 +308,26 @@ class Trainer:
         self.run_log = RunLog(self.log_path, tensorboard=cfg.tensorboard, enabled=self.is_main)
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         progress = ProgressLine(cfg.iterations, enabled=self.is_main)
-        last_val: Optional[dict] = None
         try:
             if self.iteration == 0:
-                last_val = self.validate()
-                if last_val:
-                    self.log({"iteration": 0, "validation": last_val})
+                self._validated(self.validate())
             loader = self._data(self.iteration) if self.iteration < cfg.iterations else []
             for lr_batch, hr_batch in loader:
                 current_lr = self.set_lr()
                 logs = self.train_step(lr_batch, hr_batch)
                 self.iteration += 1
                 progress.update(self.iteration, logs["loss"])
-                if self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
+                if "skipped" in logs or self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
                     self.log({"iteration": self.iteration, "lr": current_lr, **logs})
                 if cfg.val and (self.iteration % cfg.val_every == 0 or self.iteration == cfg.iterations):
-                    last_val = self.validate()
-                    if last_val:
-                        self.log({"iteration": self.iteration, "validation": last_val})
-                        progress.note(f"val psnr {last_val['psnr']:.2f} dB (bicubic {last_val['bicubic_psnr']:.2f})")
+                    val = self.validate()
+                    self._validated(val)
+                    if val:
+                        progress.note(f"val psnr {val['psnr']:.2f} dB (bicubic {val['bicubic_psnr']:.2f})")
                 if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
                     self.save_checkpoint()
                     if self.is_main:
-                        self.export(last_val)
+                        self.export(self.last_validation)
                 stop = self._stop_signal is not None
                 if self.world_size > 1:
                     stop = any_rank(stop, self.device)  # every rank stops at the same iteration
@@ -299,4 +343,4 @@ class Trainer:
             self.run_log.close()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
-        return self.export(last_val) if self.is_main else self.export_path
+        return self.export(self.last_validation) if self.is_main else self.export_path

@@ -4,6 +4,7 @@ schedule, mixed precision and checkpoint state."""
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -17,6 +18,7 @@ from ..sr_core.losses import PerceptualLoss, discriminator_loss, generator_adver
 from ..sr_core.losses.adversarial import check_gan_loss
 from .config import TrainConfig
 from .degradations.sharpen import usm_sharpen
+from .distributed import any_rank
 
 # VGG19 ImageNet weights (torchvision's, as timm republished them as safetensors).
 DEFAULT_VGG19_SOURCE = "hf://timm/vgg19.tv_in1k/model.safetensors"
@@ -65,6 +67,14 @@ def average_gradients(module: nn.Module, world_size: int) -> None:
             n = t.numel()
             t.copy_(flat[offset : offset + n].view_as(t))
             offset += n
+
+
+class NonFiniteLoss(FloatingPointError):
+    """A loss is NaN or infinite; raised before anything steps on it."""
+
+    def __init__(self, name: str, value: float) -> None:
+        super().__init__(f"{name} is {value}")
+        self.name, self.value = name, value
 
 
 class GeneratorLosses:
@@ -151,13 +161,16 @@ class GeneratorLosses:
         real = self._d(hr)
         fake = self._d(out.detach())
         l_d = discriminator_loss(self.cfg.gan_loss, real, fake)
+        value = float(l_d.detach())
+        if any_rank(not math.isfinite(value), l_d.device):  # before stepping: every rank skips together
+            raise NonFiniteLoss("l_d", value)
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler_d.scale(l_d).backward()
         if self.world_size > 1:
             average_gradients(self.discriminator, self.world_size)
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
-        return {"l_d": float(l_d.detach()), "d_real": float(real.detach().mean()), "d_fake": float(fake.detach().mean())}
+        return {"l_d": value, "d_real": float(real.detach().mean()), "d_fake": float(fake.detach().mean())}
 
     def set_lr(self, schedule: Callable[[float], float]) -> None:
         if self.discriminator is not None:

@@ -5,6 +5,7 @@ elsewhere (logs, CI) a plain line is printed every ``log_interval`` seconds.
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Callable, Optional, TextIO
@@ -43,11 +44,13 @@ class ProgressLine:
         pct = 100.0 * iteration / max(self.total, 1)
         return f"{iteration}/{self.total} ({pct:.0f}%) loss {loss} {rate:.2f} it/s ETA {eta} {self.extra}".rstrip()
 
-    def update(self, iteration: int, loss: float) -> None:
+    def update(self, iteration: int, loss: Optional[float]) -> None:
+        """Iteration ``iteration`` is done; ``loss`` is None for a skipped step."""
         now = self.clock()
         if self.first is None:
             self.first = (iteration - 1, now)
-        self.loss = loss if self.loss is None else 0.9 * self.loss + 0.1 * loss
+        if loss is not None and math.isfinite(loss):
+            self.loss = loss if self.loss is None else 0.9 * self.loss + 0.1 * loss
         if not self.enabled:
             return
         due = self.last_draw is None or now - self.last_draw >= self.interval
