@@ -328,7 +328,11 @@ def _translate(e: Exception, ctx: _Context, force_download: bool = False) -> Hub
     if isinstance(e, HfHubHTTPError):
         first = message.strip().splitlines()[0] if message.strip() else f"HTTP {status}"
         return HubDownloadError(f"downloading {what} from {ctx.endpoint} failed ({first}); try again later.")
-    if isinstance(e, ValueError) and force_download:
+    # force_download: huggingface_hub raises ValueError from whatever stopped it; offline only when that is
+    cause = e.__cause__ if isinstance(e, ValueError) else None
+    if force_download and cause is not None and not _unreachable(cause):
+        return _translate(cause, ctx)  # the Hub answered (no such repository, no access, ...): say that
+    if force_download and (_unreachable(e) or isinstance(e, ValueError) and (ctx.offline or cause is not None)):
         return HubOfflineError(
             f"force_download needs the network, but {ctx.endpoint} cannot be reached for {what}"
             + (" (offline mode is on)" if ctx.offline else "")
@@ -344,6 +348,16 @@ def _translate(e: Exception, ctx: _Context, force_download: bool = False) -> Hub
         f"downloading {what} from {ctx.endpoint} failed ({type(e).__name__}{': ' + detail if detail else ''}); "
         "the partial file was discarded and nothing was cached. Check your connection and run again."
     )
+
+
+# Network failures of the HTTP clients huggingface_hub has used (httpx and its forks, requests), by class name.
+_NETWORK_ERRORS = {"TransportError", "ConnectionError", "Timeout", "TimeoutException"}
+
+
+def _unreachable(e: BaseException) -> bool:
+    """Offline mode or no connection to the Hub (as opposed to an answer from it).
+    huggingface_hub's OfflineModeIsEnabled is a ConnectionError."""
+    return isinstance(e, (ConnectionError, TimeoutError)) or any(c.__name__ in _NETWORK_ERRORS for c in type(e).__mro__)
 
 
 def _offline_error(ctx: _Context, status: Optional[int] = None) -> HubOfflineError:
