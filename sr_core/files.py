@@ -2,9 +2,27 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Callable, Union
+
+
+def _create_beside(path: Path) -> str:
+    """Create a new, empty temporary file beside ``path`` and return its name.
+
+    Created with mode 0o666, which the kernel reduces by the process umask (and
+    a default ACL), so it gets the permissions any new file there gets, without
+    reading or changing the umask: that is process-wide state, and ComfyUI's
+    server runs nodes on several threads."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {path}")
 
 
 def atomic_write(path: Union[str, Path], write: Callable[[str], None]) -> Path:
@@ -13,11 +31,7 @@ def atomic_write(path: Union[str, Path], write: Callable[[str], None]) -> Path:
     never a partial one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+    tmp = _create_beside(path)
     try:
         write(tmp)
         with open(tmp, "rb") as f:
