@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gensr.sr_core.discriminators import UNetDiscriminatorSN, VGGStyleDiscriminator, build_discriminator
 
@@ -82,3 +83,66 @@ def test_discriminators_train_and_build_by_name():
         build_discriminator("patchgan")
     with pytest.raises(ValueError, match="bad discriminator_config"):
         build_discriminator("unet", {"width": 3})
+
+
+# --------------------------------------------------------------------------- learning
+
+
+def easy_pair(n: int, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(real, fake) batches: smooth images (a random colour and a gentle gradient) versus the
+    same images with strong pixel noise, the kind of difference an SR discriminator must see."""
+    colour = torch.rand(n, 3, 1, 1, generator=gen) * 0.6 + 0.2
+    ramp = torch.linspace(-0.1, 0.1, size).view(1, 1, 1, size) * torch.randn(n, 1, 1, 1, generator=gen).sign()
+    real = (colour + ramp).expand(n, 3, size, size).clamp(0, 1)
+    fake = (real + 0.25 * torch.randn(n, 3, size, size, generator=gen)).clamp(0, 1)
+    return real, fake
+
+
+def logits_per_image(d: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return d(x).flatten(1).mean(1)  # the U-Net's map is averaged, the VGG gives one logit
+
+
+@pytest.mark.parametrize("name, config, size", [("unet", {"num_feat": 8}, 32), ("vgg", {"num_feat": 4}, 128)])
+def test_each_discriminator_learns_to_separate_two_easy_distributions(name, config, size):
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    d = build_discriminator(name, config).train()
+    opt = torch.optim.Adam(d.parameters(), lr=2e-3, betas=(0.5, 0.99))
+    labels = torch.cat([torch.ones(8), torch.zeros(8)])
+    for _ in range(25):
+        real, fake = easy_pair(8, size, gen)
+        loss = F.binary_cross_entropy_with_logits(logits_per_image(d, torch.cat([real, fake])), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():  # in training mode, as GAN training uses it (the VGG's batch norm on batch statistics)
+        real, fake = easy_pair(32, size, torch.Generator().manual_seed(99))  # images it never saw
+        logits = logits_per_image(d, torch.cat([real, fake]))
+        lr_, lf = logits[:32], logits[32:]
+    accuracy = ((lr_ > 0).float().mean() + (lf < 0).float().mean()).item() / 2
+    assert accuracy >= 0.95, f"{name}: accuracy {accuracy:.2f} on held-out images"
+    assert lr_.min() > lf.max(), f"{name}: the real and fake logits overlap"
+
+
+def test_spectral_norm_keeps_every_largest_singular_value_near_one_while_training():
+    """Each spectral-norm layer of the U-Net, its raw weights scaled far from norm 1 and
+    then trained: the weight the layer uses has its largest singular value at 1."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(2)
+    d = UNetDiscriminatorSN(num_feat=8).train()
+    with torch.no_grad():
+        for i in range(1, 9):  # raw weights of all sizes: spectral norms from ~0.3 to ~20
+            getattr(d, f"conv{i}").weight_orig.mul_(float(torch.empty(1).uniform_(0.5, 20.0)))
+    opt = torch.optim.Adam(d.parameters(), lr=1e-2)
+    for _ in range(40):
+        real, fake = easy_pair(4, 32, gen)
+        loss = F.softplus(-logits_per_image(d, real)).mean() + F.softplus(logits_per_image(d, fake)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for i in range(1, 9):
+        conv = getattr(d, f"conv{i}")
+        raw = torch.linalg.matrix_norm(conv.weight_orig.detach().flatten(1), ord=2).item()
+        used = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item()
+        assert abs(raw - 1) > 0.3, f"conv{i}: the raw weight should be far from norm 1 for this to test anything ({raw:.2f})"
+        assert used == pytest.approx(1.0, abs=0.05), f"conv{i}: largest singular value {used:.3f}"
