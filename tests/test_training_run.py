@@ -174,6 +174,7 @@ def test_logs_go_to_json_lines_and_tensorboard_when_installed(tmp_path, monkeypa
         def close(self):
             written.append("closed")
 
+    real_writer = logs._tensorboard_writer
     monkeypatch.setattr(logs, "_tensorboard_writer", lambda d: FakeWriter())
     log = logs.RunLog(tmp_path / "log.jsonl")
     log.write({"iteration": 5, "loss": 0.25, "lr": 1e-3})
@@ -181,8 +182,18 @@ def test_logs_go_to_json_lines_and_tensorboard_when_installed(tmp_path, monkeypa
     log.close()
     assert [json.loads(l)["iteration"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == [5, 10]
     assert ("train/loss", 0.25, 5) in written and ("validation/psnr", 30.0, 10) in written and written[-1] == "closed"
-    monkeypatch.setattr(logs, "_tensorboard_writer", lambda d: None)  # not installed: JSON lines only
-    logs.RunLog(tmp_path / "b.jsonl").write({"iteration": 1, "loss": 1.0})
+
+    # TensorBoard not installed: the real check finds no writer, and the run logs JSON lines only
+    monkeypatch.setattr(logs, "_tensorboard_writer", real_writer)
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # `import` now raises ImportError
+    seen = len(written)
+    plain = logs.RunLog(tmp_path / "plain" / "b.jsonl")
+    plain.write({"iteration": 1, "loss": 1.0, "validation": {"psnr": 20.5}})
+    plain.close()
+    assert plain.writer is None and not (tmp_path / "plain" / "tensorboard").exists()
+    lines = (tmp_path / "plain" / "b.jsonl").read_text().splitlines()
+    assert [json.loads(l) for l in lines] == [{"iteration": 1, "loss": 1.0, "validation": {"psnr": 20.5}}]
+    assert len(written) == seen  # nothing reached any TensorBoard writer
 
 
 def test_gt_usm_sharpens_the_pixel_target_only():
