@@ -7,9 +7,8 @@ from typing import Any, Optional, Union
 import torch
 from torch import nn
 
-from ..sr_core.archs import GENERATORS, build_generator
+from ..sr_core.archs import ARCHITECTURES, build_generator
 from .errors import UnknownArchitectureError, WeightFileError
-from .layouts import LAYOUTS
 from .safe_read import parse_metadata_value, read_weight_file
 from .state_dict import generator_state_dict
 
@@ -18,18 +17,18 @@ PathLike = Union[str, Path]
 
 def detect_architecture(sd: dict[str, torch.Tensor], source: str = "file") -> tuple[str, dict, dict[str, torch.Tensor]]:
     """(arch, config, canonical state dict) of a cleaned generator state dict."""
-    for layout in LAYOUTS:
+    for arch in list(ARCHITECTURES.values()):
         try:
-            found = layout.detect(sd)
+            found = arch.detect(sd)
         except (KeyError, IndexError) as e:  # the layout's marker keys are there, others are not
             raise WeightFileError(
-                f"{source} looks like {layout.NAME} but is incomplete or damaged "
+                f"{source} looks like {arch.name} but is incomplete or damaged "
                 f"(tensor {e} is missing or malformed). Download it again."
             ) from None
         if found is not None:
             config, canon = found
-            return layout.ARCH, config, canon
-    names = "; ".join(layout.NAME for layout in LAYOUTS)
+            return arch.id, config, canon
+    names = "; ".join(arch.name for arch in ARCHITECTURES.values())
     keys = ", ".join(list(sd)[:6])
     raise UnknownArchitectureError(
         f"{source}: unknown architecture. GenSR supports {names}. "
@@ -98,4 +97,4 @@ def load_model(
 
 def supported_architectures() -> list[str]:
     """Short names of the architectures ``load_model`` can build."""
-    return list(GENERATORS)
+    return list(ARCHITECTURES)
