@@ -15,8 +15,18 @@ PARITY_DIR = Path(__file__).resolve().parents[2] / "shared" / "weights" / "parit
 PARITY_FILES = sorted(p.name for p in PARITY_DIR.glob("*.safetensors")) or ["(none found)"]
 
 # What each reference's metadata says, in GenSR's terms.
-EXPECTED_ARCH = {"RRDBNet": "rrdbnet", "SRVGGNetCompact": "compact"}
-CONFIG_KEYS = {"nf": "num_feat", "nb": "num_block", "gc": "num_grow_ch", "num_conv": "num_conv", "scale": "scale"}
+EXPECTED_ARCH = {"RRDBNet": "rrdbnet", "SRVGGNetCompact": "compact", "SPAN": "span", "RealPLKSR": "realplksr"}
+CONFIG_KEYS = {
+    "nf": "num_feat", "nb": "num_block", "gc": "num_grow_ch", "num_conv": "num_conv", "scale": "scale",
+    "feature_channels": "num_feat", "norm": "norm", "in_ch": "in_channels", "out_ch": "out_channels",  # SPAN
+    "dim": "num_feat", "n_blocks": "num_block", "kernel_size": "kernel_size", "split_ratio": "split_ratio",
+    "use_ea": "use_ea", "layer_norm": "layer_norm", "dysample": "dysample", "norm_groups": "norm_groups",  # RealPLKSR
+}
+
+
+def meta_value(text: str):
+    """A metadata string as the number or boolean it spells."""
+    return {"true": True, "false": False}.get(text) if text in ("true", "false") else float(text)
 
 
 def read_reference(path: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, dict[str, str]]:
@@ -46,7 +56,7 @@ def test_matches_spandrel_reference(tmp_path, shared, name, suffix):
     assert model.arch == EXPECTED_ARCH[meta["arch"]]
     for meta_key, config_key in CONFIG_KEYS.items():
         if meta_key in meta:
-            assert model.config[config_key] == int(meta[meta_key]), config_key
+            assert model.config[config_key] == meta_value(meta[meta_key]), config_key
     with torch.no_grad():
         out = model(x)
     assert out.shape == expected.shape
@@ -56,4 +66,4 @@ def test_matches_spandrel_reference(tmp_path, shared, name, suffix):
 def test_parity_references_exist(shared):
     folder = shared("weights", "parity")
     names = {p.name for p in folder.glob("*.safetensors")}
-    assert {"rrdb_x4_new.safetensors", "compact_animevideov3.safetensors"} <= names
+    assert {"rrdb_x4_new.safetensors", "compact_animevideov3.safetensors", "span_x4.safetensors", "realplksr_x4.safetensors"} <= names

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import compact, rrdbnet  # noqa: F401 - importing registers them
+from . import compact, realplksr, rrdbnet, span  # noqa: F401 - importing registers them
 from .compact import SRVGGNetCompact
+from .realplksr import RealPLKSR
 from .registry import ARCHITECTURES, Architecture, SizeRules, Streamed, architecture_of, get_architecture, register
 from .rrdbnet import RRDBNet
+from .span import SPAN
 
 def build_generator(arch: str, config: dict) -> nn.Module:
     """Instantiate the generator ``arch`` with hyper-parameters ``config``."""
@@ -15,6 +17,6 @@ def build_generator(arch: str, config: dict) -> nn.Module:
 
 
 __all__ = [
-    "ARCHITECTURES", "Architecture", "RRDBNet", "SRVGGNetCompact", "SizeRules", "Streamed",
+    "ARCHITECTURES", "Architecture", "RRDBNet", "RealPLKSR", "SPAN", "SRVGGNetCompact", "SizeRules", "Streamed",
     "architecture_of", "build_generator", "get_architecture", "register",
 ]
