@@ -22,7 +22,10 @@ ARCH = register(Architecture(
     # No exact context: the group norms see the whole window (tiles differ
     # from the untiled picture), and DySample's learned offsets are unbounded.
     exact_context=None,
-    precisions=(torch.float16, torch.bfloat16),
+    # bf16 only: the group-norm models (most RealPLKSR files) are known to
+    # break in fp16 (spandrel marks them so); the layer-norm variant would
+    # tolerate fp16, but precisions are per architecture.
+    precisions=(torch.bfloat16,),
     claims=is_realplksr,
 ))
 

@@ -42,14 +42,14 @@ class DySample(nn.Module):
         self.end_conv = nn.Conv2d(in_channels, out_channels, 1) if scale != 1 else None
 
     def sampling_grid(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch * groups, scale * H, scale * W, 2) sampling positions in
+        """(batch * groups, scale * H, scale * W, 2) float32 sampling positions in
         ``grid_sample``'s [-1, 1] coordinates (pixel centres, no corner alignment)."""
         b, _, h, w = x.shape
         s, g = self.scale, self.groups
-        offset = self.offset(x) * torch.sigmoid(self.scope(x)) * 0.5 + self.init_pos.to(x.dtype)
+        offset = self.offset(x).float() * torch.sigmoid(self.scope(x).float()) * 0.5 + self.init_pos.float()
         offset = offset.view(b, 2, g, s, s, h, w)
-        col = torch.arange(w, device=x.device, dtype=x.dtype) + 0.5
-        row = torch.arange(h, device=x.device, dtype=x.dtype) + 0.5
+        col = torch.arange(w, device=x.device, dtype=torch.float32) + 0.5
+        row = torch.arange(h, device=x.device, dtype=torch.float32) + 0.5
         px = (offset[:, 0] + col.view(1, 1, 1, 1, 1, w)) * (2 / w) - 1
         py = (offset[:, 1] + row.view(1, 1, 1, 1, h, 1)) * (2 / h) - 1
         # (b, g, sub-row i, sub-col j, h, w) -> (b, g, h, i, w, j): output pixel (h*s+i, w*s+j)
@@ -58,9 +58,13 @@ class DySample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
+        # Sampling positions need float32: in [-1, 1] coordinates fp16 resolves
+        # ~1/2000 and bf16 ~1/250 of the width, i.e. whole pixels on large windows.
         grid = self.sampling_grid(x)
-        out = F.grid_sample(
-            x.reshape(b * self.groups, c // self.groups, h, w), grid,
-            mode="bilinear", padding_mode="border", align_corners=False,
-        ).view(b, c, h * self.scale, w * self.scale)
+        with torch.autocast(x.device.type, enabled=False):
+            out = F.grid_sample(
+                x.float().reshape(b * self.groups, c // self.groups, h, w), grid,
+                mode="bilinear", padding_mode="border", align_corners=False,
+            ).view(b, c, h * self.scale, w * self.scale)
+        out = out.to(x.dtype)
         return self.end_conv(out) if self.end_conv is not None else out

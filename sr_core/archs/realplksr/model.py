@@ -23,7 +23,8 @@ from .dysample import DySample
 
 
 class ChannelLayerNorm(nn.Module):
-    """Layer norm over the channels of every pixel (eps 1e-6)."""
+    """Layer norm over the channels of every pixel (eps 1e-6), with its
+    statistics in float32 (squared deviations overflow fp16 beyond 256)."""
 
     def __init__(self, dim: int, eps: float = 1e-6) -> None:
         super().__init__()
@@ -32,9 +33,10 @@ class ChannelLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        centred = x - x.mean(1, keepdim=True)
-        scaled = centred * torch.rsqrt(centred.pow(2).mean(1, keepdim=True) + self.eps)
-        return scaled * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        wide = x.float()
+        centred = wide - wide.mean(1, keepdim=True)
+        scaled = (centred * torch.rsqrt(centred.pow(2).mean(1, keepdim=True) + self.eps)).to(x.dtype)
+        return scaled * self.weight.view(1, -1, 1, 1).to(x.dtype) + self.bias.view(1, -1, 1, 1).to(x.dtype)
 
 
 class PartialLargeKernel(nn.Module):
@@ -48,7 +50,7 @@ class PartialLargeKernel(nn.Module):
         nn.init.trunc_normal_(self.conv.weight, std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training or torch.is_grad_enabled():
+        if torch.is_grad_enabled():
             return torch.cat((self.conv(x[:, : self.channels]), x[:, self.channels :]), 1)
         x[:, : self.channels] = self.conv(x[:, : self.channels])  # inference: no copy of the rest
         return x
