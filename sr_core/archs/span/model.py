@@ -69,14 +69,15 @@ class RepConv3(nn.Module):
 
     @torch.no_grad()
     def fused(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight, bias) of the 3x3 convolution equal to the branches, in float32."""
-        first, mid, last = (c.weight.float() for c in self.conv)
-        b_first, b_mid, b_last = (c.bias.float() for c in self.conv)
+        """(weight, bias) of the 3x3 convolution equal to the branches, in float32 at least."""
+        dtype = torch.promote_types(self.sk.weight.dtype, torch.float32)
+        first, mid, last = (c.weight.to(dtype) for c in self.conv)
+        b_first, b_mid, b_last = (c.bias.to(dtype) for c in self.conv)
         w_first, w_last = first[:, :, 0, 0], last[:, :, 0, 0]  # (hidden_in, c_in), (c_out, hidden_out)
         weight = torch.einsum("on,nmyx,mi->oiyx", w_last, mid, w_first)
         bias = w_last @ (b_mid + torch.einsum("nmyx,m->n", mid, b_first)) + b_last
-        weight[:, :, 1, 1] += self.sk.weight[:, :, 0, 0].float()
-        return weight, bias + self.sk.bias.float()
+        weight[:, :, 1, 1] += self.sk.weight[:, :, 0, 0].to(dtype)
+        return weight, bias + self.sk.bias.to(dtype)
 
     @torch.no_grad()
     def fuse(self) -> None:
