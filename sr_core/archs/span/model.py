@@ -64,7 +64,7 @@ class RepConv3(nn.Module):
             nn.Conv2d(c_out * GAIN, c_out, 1),
         )
         self.eval_conv = FusedConv(c_in, c_out)
-        self.register_load_state_dict_post_hook(lambda module, incompatible: module.fuse())
+        self.register_load_state_dict_post_hook(_fuse_after_loading)
         self.fuse()
 
     @torch.no_grad()
@@ -102,6 +102,12 @@ class RepConv3(nn.Module):
         if self.training:
             return self.conv(F.pad(x, (1, 1, 1, 1))) + self.sk(x)
         return self.eval_conv(x)
+
+
+def _fuse_after_loading(module: RepConv3, incompatible_keys: object) -> None:
+    """Loaded weights: the fused convolution follows the loaded branches, as in
+    spandrel (a module-level function, so that models stay picklable)."""
+    module.fuse()
 
 
 class AttentionBlock(nn.Module):
