@@ -205,3 +205,15 @@ def test_damaged_and_foreign_layouts(tmp_path):
     # grey input with the RGB mean shift cannot exist: a clear error, not a broadcasting failure
     with pytest.raises(ValueError, match="norm=False"):
         SPAN(in_channels=1, out_channels=1)
+
+
+@pytest.mark.parametrize("wrap", ["params_ema", "params", "state_dict"])
+def test_training_program_checkpoints_load(tmp_path, wrap):
+    """traiNNer-redux / BasicSR .pth files: wrapped, with DataParallel prefixes."""
+    for model in (tiny_span(), tiny_plksr(dysample=True)):
+        model.eval()
+        torch.save({wrap: {f"module.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "m.pth")
+        loaded = gensr.load_model(tmp_path / "m.pth")
+        x = torch.rand(1, 3, 7, 6)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), model(x))
