@@ -70,7 +70,7 @@ class CatalogueEntry:
     def local_path(self, **hub_options: Any) -> Path:
         """The file on disk: the bundled file (sha256-checked when known), or
         the Hub file downloaded/cached and verified. ``hub_options`` go to
-        ``resolve_hub_file`` (e.g. ``allow_pickle=True`` for ``.pth`` entries, ``token``)."""
+        ``resolve_hub_file`` (e.g. ``token``)."""
         if self.bundled:
             path = self.bundled_path()
             if not path.is_file():

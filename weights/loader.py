@@ -111,8 +111,8 @@ def load_model(
             from .errors import HubUnsafeFileError
 
             raise HubUnsafeFileError(
-                "trust_pickle is only for local files you convert yourself; for Hub files pass allow_pickle=True "
-                "(they are still read with weights_only, so no code in them runs)"
+                "trust_pickle is only for local files you convert yourself; Hub pickles are read with weights_only "
+                "(no code in them runs), and one that needs code is refused"
             )
         path = resolve_hub_file(source, **hub_options)
     else:
