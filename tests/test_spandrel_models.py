@@ -200,3 +200,13 @@ def test_aurasr_style_noise_is_shared_by_every_window(aurasr_file):
         hook.remove()
     assert len(styles) == 2 and torch.equal(styles[0], styles[1])
     assert left.shape == right.shape == (1, 3, 64, 64)
+
+
+def test_gensr_models_lists_what_spandrel_adds(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert gensr_main(["models"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    names = [support.architecture.name for support in spandrel.MAIN_REGISTRY.architectures()]
+    assert f"through spandrel {spandrel.__version__}: {len(names)} more" in last
+    assert all(name in last for name in ("DAT", "SwinIR", "OmniSR", "AuraSR"))
