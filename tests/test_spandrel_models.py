@@ -210,3 +210,21 @@ def test_gensr_models_lists_what_spandrel_adds(capsys, monkeypatch, tmp_path):
     names = [support.architecture.name for support in spandrel.MAIN_REGISTRY.architectures()]
     assert f"through spandrel {spandrel.__version__}: {len(names)} more" in last
     assert all(name in last for name in ("DAT", "SwinIR", "OmniSR", "AuraSR"))
+
+
+def test_info_and_convert_work_on_spandrel_models(arch_file, tmp_path, capsys):
+    import json
+
+    name, files = arch_file
+    if name != "DAT":
+        pytest.skip("one architecture is enough")
+    assert gensr_main(["info", str(files["pth"])]) == 0
+    info = json.loads(capsys.readouterr().out)
+    reference = spandrel.ModelLoader().load_from_file(files["safetensors"])
+    assert info["arch"] == "spandrel:DAT" and info["scale"] == 2
+    assert info["parameters"] == sum(p.numel() for p in reference.model.parameters())
+    out = tmp_path / "converted.safetensors"
+    assert gensr_main(["convert", str(files["pth"]), str(out)]) == 0
+    converted = spandrel.ModelLoader().load_from_file(out)  # ComfyUI's core loader reads the result
+    x = _image(20, 24, seed=8)
+    torch.testing.assert_close(converted(x), reference(x), atol=0, rtol=0)

@@ -6,7 +6,8 @@ spandrel detects the architecture and builds the model; the result is
 spandrel's own ``ImageModelDescriptor`` (what ComfyUI's core loader returns),
 which GenSR's engine runs honouring its size requirements and its fp16/bf16
 flags, with GenSR's attributes added (``arch``, ``config``, ``in_channels``,
-``out_channels``, ``metadata``, ``source``).
+``out_channels``, ``metadata``, ``source``, and the module's ``parameters``,
+``buffers`` and ``state_dict``), so ``gensr info`` and ``gensr convert`` work too.
 
 spandrel is optional: inside ComfyUI it is always there; elsewhere
 ``pip install "comfyui-gensr[spandrel]"``.
@@ -104,6 +105,10 @@ def decorate(descriptor: Any, arch: Any) -> Any:
     """Add GenSR's model attributes to a spandrel descriptor (in place) and,
     for noisy architectures, a seeded call (``descriptor.noise.seed``)."""
     descriptor.eval()
+    # What GenSR's tools (info, convert, save_model) ask of a loaded model.
+    descriptor.parameters = descriptor.model.parameters
+    descriptor.buffers = descriptor.model.buffers
+    descriptor.state_dict = descriptor.model.state_dict
     descriptor.arch = ARCH_PREFIX + str(arch.id)
     descriptor.in_channels = int(descriptor.input_channels)
     descriptor.out_channels = int(descriptor.output_channels)
