@@ -172,6 +172,8 @@ def test_aurasr_is_reproducible_and_leaves_the_global_rng_alone(aurasr_file):
     second = gensr.upscale(model, x, precision="fp32")
     assert torch.equal(first, second), "same seed, same result"
     assert torch.equal(torch.random.get_rng_state(), rng), "GenSR's noise does not consume the caller's random numbers"
+    tiled = [gensr.upscale(model, _image(32, 40, seed=9), tile=24, overlap=4, precision="fp32") for _ in range(2)]
+    assert tiled[0].shape == (1, 3, 128, 160) and torch.equal(tiled[0], tiled[1]), "tiled runs are reproducible too"
     model.noise.seed = 1
     assert not torch.equal(gensr.upscale(model, x, precision="fp32"), first), "another seed draws other noise"
 
