@@ -109,13 +109,13 @@ def test_descriptor_moves_and_casts_like_spandrels(tmp_path):
 
 
 def test_loader_outside_comfyui_takes_a_path(tmp_path):
-    from gensr.nodes.runners import run_model_loader
+    from gensr.nodes.load_model import GenSRModelLoader
 
     path = tiny_model_file(tmp_path, scale=2)
-    model = run_model_loader(str(path)).values[0]
+    model = GenSRModelLoader.execute(str(path)).args[0]
     assert model.scale == 2 and not hasattr(model, "patcher")
     with pytest.raises(FileNotFoundError, match="not found"):
-        run_model_loader(str(tmp_path / "nope.safetensors"))
+        GenSRModelLoader.execute(str(tmp_path / "nope.safetensors"))
 
 
 # ------------------------------------------------------------------ Hub loader
@@ -163,7 +163,7 @@ def test_hub_loader_without_huggingface_hub_says_what_to_install(monkeypatch):
 
 
 def test_bundled_model_is_listed_first_and_loads(fake_comfy):
-    from gensr.nodes.loading import BUNDLED_MODEL, bundled_model_path
+    from gensr.nodes.load_model import BUNDLED_MODEL, bundled_model_path
 
     if bundled_model_path() is None:
         pytest.skip("this checkout has no bundled model file")
