@@ -29,17 +29,20 @@ USED = ("ComfyNode", "Schema", "NodeOutput", "Combo", "Int", "Float", "String", 
 def find_comfy_api() -> Optional[tuple[str, Any, Any]]:
     """``(version, io, ComfyExtension)`` of the first usable V3 API version, or ``None``."""
     for version in (*PINNED_VERSIONS, "latest"):
+        name = f"comfy_api.{version}"
         try:
-            module = importlib.import_module(f"comfy_api.{version}")
-        except ModuleNotFoundError:  # no comfy_api at all, or not this version
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name not in ("comfy_api", name):  # the version is there but needs something missing
+                log.warning("GenSR: %s does not import (%s)", name, e)
             continue
         except Exception as e:  # present but broken: try the next version
-            log.warning("GenSR: comfy_api.%s does not import (%s)", version, e)
+            log.warning("GenSR: %s does not import (%s)", name, e)
             continue
         io_module, extension = getattr(module, "io", None), getattr(module, "ComfyExtension", None)
-        missing = [name for name in USED if not hasattr(io_module, name)] if io_module is not None else ["io"]
+        missing = [attr for attr in USED if not hasattr(io_module, attr)] if io_module is not None else ["io"]
         if extension is None or missing:
-            log.warning("GenSR: comfy_api.%s lacks %s; trying an older API", version, ", ".join(missing) or "ComfyExtension")
+            log.warning("GenSR: %s lacks %s; not using it", name, ", ".join(missing) or "ComfyExtension")
             continue
         return version, io_module, extension
     return None
@@ -79,8 +82,9 @@ class _Output:
         self.id, self.display_name, self.tooltip, self.is_output_list = id, display_name or id, tooltip, is_output_list
 
 
-def _v1_type(io_type: str, *widget_options: str) -> type:
-    """``io.<Type>`` for ``io_type``: its ``Input`` takes the common options plus ``widget_options``."""
+def _v1_type(io_type: str, *widget_options: str, **defaults: Any) -> type:
+    """``io.<Type>`` for ``io_type``: its ``Input`` takes the common options
+    plus ``widget_options``, with ComfyUI's ``defaults`` for them."""
     allowed = {"display_name", "optional", "tooltip", "default", *widget_options}
 
     class Input(_Input):
@@ -88,7 +92,7 @@ def _v1_type(io_type: str, *widget_options: str) -> type:
             unknown = sorted(set(kwargs) - allowed)
             if unknown:
                 raise TypeError(f"{io_type} input {id!r} has no option {', '.join(unknown)}")
-            super().__init__(id, **kwargs)
+            super().__init__(id, **{**defaults, **kwargs})
 
     Input.io_type = io_type
     output = type("Output", (_Output,), {"io_type": io_type})
@@ -170,7 +174,7 @@ _V1_IO = SimpleNamespace(
     Combo=_v1_type("COMBO", "options"),
     Int=_v1_type("INT", "min", "max", "step"),
     Float=_v1_type("FLOAT", "min", "max", "step", "round"),
-    String=_v1_type("STRING", "multiline", "placeholder"),
+    String=_v1_type("STRING", "multiline", "placeholder", multiline=False),
     Image=_v1_type("IMAGE"),
     UpscaleModel=_v1_type("UPSCALE_MODEL"),
 )
