@@ -85,13 +85,29 @@ def test_fp16_images_from_other_nodes(tmp_path):
     assert next(model.model.parameters()).dtype == torch.float32  # the shared model is left as it was
 
 
-def test_rgba_keeps_its_alpha_as_the_engine_does(tmp_path):
+def test_rgba_keeps_its_alpha(tmp_path):
+    """Colour goes through the model; alpha is resized on its own with a Keys
+    bicubic (a = -0.5) filter: compared with PIL's float bicubic resize."""
+    import numpy as np
+    from PIL import Image
+
     model = _load(tmp_path, scale=2)
     image = _image(h=10, w=12, c=4)
-    out = _upscale(model, image)
+    out = _upscale(model, image, tile=4, precision="fp32")
     assert out.shape == (1, 20, 24, 4)
-    expected = gensr.upscale(model, image)
-    torch.testing.assert_close(out, expected.float(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(out[..., :3], _direct(model, image[..., :3]), atol=2e-5, rtol=0)
+    alpha = Image.fromarray(image[0, ..., 3].numpy(), mode="F").resize((24, 20), Image.BICUBIC)
+    expected = torch.from_numpy(np.asarray(alpha).copy()).clamp(0, 1)
+    torch.testing.assert_close(out[0, ..., 3], expected, atol=1e-5, rtol=0)
+
+
+def test_uniform_alpha_stays_uniform(tmp_path):
+    model = _load(tmp_path, scale=2)
+    image = _image(h=9, w=11, c=4)
+    image[..., 3] = 0.25
+    out = _upscale(model, image, outscale=1.5)
+    assert out.shape == (1, 14, 16, 4)  # 9 x 11 at x1.5
+    torch.testing.assert_close(out[..., 3], torch.full((1, 14, 16), 0.25), atol=1e-6, rtol=0)
 
 
 def test_progress_bar_reaches_the_end_with_a_preview_per_frame(tmp_path, fake_comfy):
