@@ -19,6 +19,9 @@ from typing import Any, Optional, Sequence
 
 log = logging.getLogger(__name__)
 
+#: Where GenSR's nodes are in ComfyUI's node menu.
+CATEGORY = "image/upscaling/GenSR"
+
 #: Pinned V3 API versions, newest first; ``latest`` is tried after them.
 PINNED_VERSIONS = ("v0_0_3", "v0_0_2")
 

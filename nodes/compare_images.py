@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import comfy_bridge
-from .comfy_io import io, schema
-from .load_model import CATEGORY
+from .comfy_io import CATEGORY, io, schema
 
 if TYPE_CHECKING:
     import torch

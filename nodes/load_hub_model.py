@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-from .comfy_io import io, schema
-from .load_model import CATEGORY, MODEL_OUTPUT_TOOLTIP
+from .comfy_io import CATEGORY, io, schema
+from .load_model import MODEL_OUTPUT_TOOLTIP
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 

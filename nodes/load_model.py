@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import comfy_bridge
-from .comfy_io import io, schema
-
-CATEGORY = "image/upscaling/GenSR"
+from .comfy_io import CATEGORY, io, schema
 
 #: Combo entry for the model shipped with the pack (stable: saved workflows name it).
 BUNDLED_MODEL = "gensr-x4 (bundled)"

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import comfy_bridge
-from .comfy_io import io, schema
-from .load_model import CATEGORY
+from .comfy_io import CATEGORY, io, schema
 
 if TYPE_CHECKING:
     import torch
