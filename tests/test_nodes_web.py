@@ -34,10 +34,13 @@ out.done = done;
 const calls = [];
 const store = { revokePreviewsByLocatorId: (id) => calls.push(["locator", id]), revokePreviewsByExecutionId: (id) => calls.push(["exec", id]) };
 const node = { id: 3, imgs: ["x"], setDirtyCanvas: () => calls.push(["dirty"]) };
-ui.clearPreview({ nodePreviewImages: { 3: ["blob:a"] } }, node, store);
+const app = { nodePreviewImages: { 3: ["blob:a"] } };
+ui.clearPreview(app, node, store);
+out.storeNode = { imgs: node.imgs ?? null, previews: Object.keys(app.nodePreviewImages) };
+node.imgs = ["y"];
 ui.clearPreview({}, node, { revokePreviewsByExecutionId: (id) => calls.push(["exec", id]) });
 out.storeCalls = [...calls];
-out.storeLeftNode = node.imgs;
+out.delayed = [ui.REVOKE_DELAY_MS, node.imgs ?? null];
 calls.length = 0;
 const legacyApp = { nodePreviewImages: { 3: ["blob:a"], 4: ["blob:b"] }, revokePreviews: (id) => calls.push(["revoke", id]) };
 ui.clearPreview(legacyApp, node, null);
@@ -76,8 +79,9 @@ def test_a_watched_node_is_done_when_the_next_node_starts_or_the_run_ends(js):
 
 
 def test_preview_is_revoked_through_the_front_ends_store(js):
-    assert js["storeCalls"] == [["locator", "3"], ["exec", "3"]]
-    assert js["storeLeftNode"] == ["x"]  # the store's front end redraws the node itself
+    assert js["storeCalls"] == [["locator", "3"], ["dirty"], ["exec", "3"], ["dirty"]]
+    assert js["storeNode"] == {"imgs": None, "previews": []}
+    assert js["delayed"] == [400, None]
 
 
 def test_preview_is_removed_on_older_front_ends(js):

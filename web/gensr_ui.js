@@ -35,23 +35,21 @@ export function metricsHeight(text) {
 /** Take the progress preview off `node` (GenSR Upscale shows a thumbnail of each
  * finished frame while it runs; left there, it would read as a result of the
  * thumbnail's size). `store` is the front end's node output store when it has
- * one (1.2x and later); older front ends keep previews on `app` and the node. */
+ * one (front end 1.2x and later; some of them revoke REVOKE_DELAY_MS after being
+ * asked); every front end also draws the node's `imgs`, cleared here. */
 export function clearPreview(app, node, store) {
     const id = String(node.id); // a root-graph node's locator and execution id
-    if (typeof store?.revokePreviewsByLocatorId === "function") {
-        store.revokePreviewsByLocatorId(id);
-        return;
-    }
-    if (typeof store?.revokePreviewsByExecutionId === "function") {
-        store.revokePreviewsByExecutionId(id);
-        return;
-    }
-    if (typeof app.revokePreviews === "function") app.revokePreviews(id);
+    if (typeof store?.revokePreviewsByLocatorId === "function") store.revokePreviewsByLocatorId(id);
+    else if (typeof store?.revokePreviewsByExecutionId === "function") store.revokePreviewsByExecutionId(id);
+    if (typeof app.revokePreviews === "function") app.revokePreviews(id); // front ends before the store
     if (app.nodePreviewImages && id in app.nodePreviewImages) delete app.nodePreviewImages[id];
     node.imgs = undefined;
     node.imageIndex = null;
     node.setDirtyCanvas?.(true, true);
 }
+
+/** How long the front end's store waits before revoking previews it was asked to revoke. */
+export const REVOKE_DELAY_MS = 400;
 
 /** Follows ComfyUI's "executing" events (the running node's id, null at the
  * end) and calls `onDone(id)` for each watched node once it has stopped running. */

@@ -3,7 +3,7 @@
 // (labelled with its own size, not the result's) stays on the node.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
-import { RunWatcher, clearPreview } from "./gensr_ui.js";
+import { REVOKE_DELAY_MS, RunWatcher, clearPreview } from "./gensr_ui.js";
 
 const NODE = "GenSRUpscale";
 
@@ -22,8 +22,12 @@ function nodeById(id) {
 const watcher = new RunWatcher(
     (id) => nodeById(id)?.comfyClass === NODE,
     (id) => {
-        const node = nodeById(id);
-        if (node) clearPreview(app, node, nodeOutputStore());
+        const clear = () => {
+            const node = nodeById(id);
+            if (node && !watcher.running.has(id)) clearPreview(app, node, nodeOutputStore());
+        };
+        clear();
+        setTimeout(clear, REVOKE_DELAY_MS + 100); // again once a delayed revoke has redrawn the node
     },
 );
 
