@@ -1,4 +1,4 @@
-"""The ``UPSCALE_MODEL`` our loaders output.
+"""The ``UPSCALE_MODEL`` GenSR's loaders output.
 
 ComfyUI's core "Load Upscale Model" outputs a spandrel ``ImageModelDescriptor``
 and its "Upscale Image (using Model)" node uses ``.model``, ``.scale``,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Optional, Union
 
 import torch
@@ -133,6 +134,29 @@ class GenSRUpscaleModel:
         return f"GenSRUpscaleModel({self.architecture.name}, x{self.scale}, {self.input_channels}->{self.output_channels}ch)"
 
 
+@lru_cache(maxsize=None)
+def _spandrel_architecture(arch: str, name: str) -> Any:
+    """Our architecture ``arch`` as a spandrel ``Architecture``. It is not added
+    to spandrel's registry (its ``detect`` never claims a file): ComfyUI's own
+    loader keeps using spandrel's architectures."""
+    import spandrel
+
+    class GenSRArchitecture(spandrel.Architecture):
+        def __init__(self) -> None:
+            super().__init__(id=f"GenSR-{arch}", name=name, detect=lambda state_dict: False)
+            self.arch = arch
+
+        def load(self, state_dict):
+            from ..weights.loader import detect_architecture, model_from_state_dict
+
+            found, _, _ = detect_architecture(state_dict)
+            if found != arch:
+                raise ValueError(f"state dict is a {found} model, not {arch}")
+            return _spandrel_descriptor(model_from_state_dict(state_dict))
+
+    return GenSRArchitecture()
+
+
 def _spandrel_descriptor(model: nn.Module) -> Optional[Any]:
     """A real spandrel ``ImageModelDescriptor`` for ``model``, or ``None`` when
     spandrel is not importable."""
@@ -140,12 +164,10 @@ def _spandrel_descriptor(model: nn.Module) -> Optional[Any]:
         import spandrel
     except Exception:  # not installed, or broken (e.g. its torchvision import)
         return None
-    from .spandrel_arch import gensr_architecture
-
     return spandrel.ImageModelDescriptor(
         model,
         model.state_dict(),
-        architecture=gensr_architecture(model.arch, _arch_name(model)),
+        architecture=_spandrel_architecture(model.arch, _arch_name(model)),
         purpose="SR",
         tags=_tags(model),
         supports_half=True,
@@ -178,3 +200,15 @@ def as_upscale_model(model: nn.Module) -> Union[GenSRUpscaleModel, Any]:
             except AttributeError:
                 pass
     return comfy_bridge.attach_patcher(descriptor)
+
+
+def load_upscale_model(*args: Any, **kwargs: Any) -> Any:
+    """``weights.load_model(*args, **kwargs)`` wrapped by :func:`as_upscale_model`.
+
+    Loaded outside inference mode: ComfyUI runs every node under
+    ``torch.inference_mode()``, and weights created there would be inference
+    tensors that cannot be modified, trained or versioned afterwards."""
+    from ..weights.loader import load_model
+
+    with torch.inference_mode(False):
+        return as_upscale_model(load_model(*args, **kwargs))
