@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..sr_core.archs.registry import SizeRules, architecture_of
 from . import comfy_bridge
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,18 @@ class ArchitectureInfo:
 
 
 def _arch_name(model: nn.Module) -> str:
-    return {"rrdbnet": "RRDBNet (ESRGAN)", "compact": "SRVGGNetCompact (Real-ESRGAN Compact)"}.get(model.arch, model.arch)
+    arch = architecture_of(model)
+    return arch.name if arch is not None else str(getattr(model, "arch", type(model).__name__))
+
+
+def _size_rules(model: nn.Module) -> SizeRules:
+    arch = architecture_of(model)
+    return arch.size_rules(model) if arch is not None else SizeRules(int(getattr(model, "size_multiple", 1) or 1))
+
+
+def _precisions(model: nn.Module) -> tuple:
+    arch = architecture_of(model)
+    return arch.precisions if arch is not None else (torch.float16, torch.bfloat16)
 
 
 def _tags(model: nn.Module) -> list[str]:
@@ -80,12 +92,13 @@ class GenSRUpscaleModel:
         self.model = model.eval()
         self.architecture = ArchitectureInfo(id=f"GenSR-{model.arch}", name=_arch_name(model))
         self.tags = _tags(model)
-        self.supports_half = True
-        self.supports_bfloat16 = True
+        self.supports_half = torch.float16 in _precisions(model)
+        self.supports_bfloat16 = torch.bfloat16 in _precisions(model)
         self.scale = int(model.scale)
         self.input_channels = int(model.in_channels)
         self.output_channels = int(model.out_channels)
-        self.size_requirements = SizeRequirements(multiple_of=int(getattr(model, "size_multiple", 1)))
+        rules = _size_rules(model)
+        self.size_requirements = SizeRequirements(minimum=rules.minimum, multiple_of=rules.multiple, square=rules.square)
         self.tiling = "SUPPORTED"
 
     @property
@@ -170,12 +183,14 @@ def _spandrel_descriptor(model: nn.Module) -> Optional[Any]:
         architecture=_spandrel_architecture(model.arch, _arch_name(model)),
         purpose="SR",
         tags=_tags(model),
-        supports_half=True,
-        supports_bfloat16=True,
+        supports_half=torch.float16 in _precisions(model),
+        supports_bfloat16=torch.bfloat16 in _precisions(model),
         scale=int(model.scale),
         input_channels=int(model.in_channels),
         output_channels=int(model.out_channels),
-        size_requirements=spandrel.SizeRequirements(multiple_of=int(getattr(model, "size_multiple", 1))),
+        size_requirements=spandrel.SizeRequirements(
+            minimum=_size_rules(model).minimum, multiple_of=_size_rules(model).multiple, square=_size_rules(model).square
+        ),
         tiling=spandrel.ModelTiling.SUPPORTED,
     )
 
@@ -184,7 +199,12 @@ def as_upscale_model(model: nn.Module) -> Union[GenSRUpscaleModel, Any]:
     """Wrap a loaded generator as ComfyUI's ``UPSCALE_MODEL``: a spandrel
     ``ImageModelDescriptor`` when spandrel is importable, else
     :class:`GenSRUpscaleModel`; with a ComfyUI ``.patcher`` inside ComfyUI.
-    ``metadata`` and ``source`` of the loaded model are carried over."""
+    ``metadata`` and ``source`` of the loaded model are carried over. A model
+    that spandrel built (an architecture GenSR does not implement) already is
+    such a descriptor and gets only the patcher."""
+    if not isinstance(model, nn.Module):
+        model.model.eval()
+        return comfy_bridge.attach_patcher(model)
     model = model.eval()
     descriptor = None
     try:

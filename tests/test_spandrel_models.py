@@ -230,3 +230,36 @@ def test_info_and_convert_work_on_spandrel_models(arch_file, tmp_path, capsys):
     converted = spandrel.ModelLoader().load_from_file(out)  # ComfyUI's core loader reads the result
     x = _image(20, 24, seed=8)
     torch.testing.assert_close(converted(x), reference(x), atol=0, rtol=0)
+
+
+def test_gensr_load_model_node_opens_a_spandrel_architecture(tmp_path):
+    """GenSR Load Model on a file only spandrel knows: a descriptor that the
+    core "Upscale Image (using Model)" (as the newest ComfyUI runs it) and
+    GenSR Upscale both run, giving spandrel's own output."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from nodes_fake_comfy import FakeComfy, core_upscale_with_model, install, uninstall
+    from nodes_helpers import run_node
+
+    models, temp = tmp_path / "upscale_models", tmp_path / "temp"
+    models.mkdir()
+    temp.mkdir()
+    torch.manual_seed(0)
+    module = ARCHS["DAT"][0]().eval()
+    _save(module, models / "tiny-dat.safetensors", "safetensors")
+    saved = install(FakeComfy(models, temp), with_patcher=True)
+    try:
+        (descriptor,), _ = run_node("GenSRModelLoader", model_name="tiny-dat.safetensors")
+        assert isinstance(descriptor, spandrel.ImageModelDescriptor) and descriptor.architecture.id == "DAT"
+        assert hasattr(descriptor, "patcher")
+        image = _image(24, 20, seed=5).permute(0, 2, 3, 1).contiguous()  # ComfyUI IMAGE: BHWC
+        with torch.no_grad():
+            expected = module(image.permute(0, 3, 1, 2)).clamp(0, 1).permute(0, 2, 3, 1)
+        torch.testing.assert_close(core_upscale_with_model(descriptor, image), expected, atol=2e-5, rtol=0)
+        (ours,), _ = run_node("GenSRUpscale", upscale_model=descriptor, image=image, outscale=0.0,
+                               target_long_side=0, tile=0, overlap=-1, precision="fp32")
+        torch.testing.assert_close(ours, expected, atol=2e-5, rtol=0)
+    finally:
+        uninstall(saved)
