@@ -29,12 +29,12 @@ def __getattr__(name: str) -> Any:
 
 
 # ComfyUI node registration: cheap and offline (no model loading, no network,
-# no torch import); see nodes/registration.py. WEB_DIRECTORY holds the small
+# no torch import); see nodes/__init__.py. WEB_DIRECTORY holds the small
 # front-end extension that shows GenSR Compare Images' numbers on the node.
 # Imported as a loose top-level module (pytest >= 9.1 imports a rootdir's
 # __init__.py that way) there is no package to register from: skip it.
 if __package__:
-    from .nodes.registration import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_entrypoint  # noqa: E402,F401
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, comfy_entrypoint  # noqa: E402,F401
 
 WEB_DIRECTORY = "./web"
 

@@ -15,8 +15,10 @@ def _status(entry) -> str:
         return "bundled" if entry.bundled_path().is_file() else "missing from this install"
     from ..weights.hub import cached_file
 
+    from ..weights.safe_read import pickles_are_safe
+
     state = "cached" if cached_file(entry.repo, entry.filename, entry.revision) else "downloads on first use"
-    return state + ("; needs allow_pickle" if entry.file_format == "pickle" else "")
+    return state + ("; .pth needs torch >= 2.6" if entry.file_format == "pickle" and not pickles_are_safe() else "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +35,21 @@ def run(args: argparse.Namespace) -> int:
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     print()
-    print('Load a Hub entry with gensr.load_model("SOURCE"); its sha256 is checked on every load.')
-    print("Pickle (.pth) entries load only with allow_pickle=True (still read with weights_only).")
+    print("Use an entry by name: gensr upscale --model NAME ..., or gensr.load_model(\"SOURCE\"); its sha256 is checked on every load.")
+    print("Pickle (.pth) entries are read with weights_only (no code in them runs), with torch >= 2.6.")
+    print(architectures_line())
     return 0
+
+
+def architectures_line() -> str:
+    """Which architectures this installation opens: GenSR's registry, then spandrel's."""
+    from ..sr_core.archs import ARCHITECTURES
+    from ..weights.spandrel_models import INSTALL_HINT, spandrel_architecture_names, spandrel_version
+
+    own = ", ".join(arch.name for arch in ARCHITECTURES.values())
+    others = spandrel_architecture_names()
+    if others:
+        via = f"through spandrel {spandrel_version()}: {len(others)} more ({', '.join(others)})"
+    else:
+        via = f"other architectures need spandrel ({INSTALL_HINT})"
+    return f"Architectures: GenSR runs {own}; {via}."

@@ -63,13 +63,22 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def architectures_help() -> str:
+    """The architectures --model opens, from the registry (spandrel is not imported: it is slow)."""
+    from ..sr_core.archs import ARCHITECTURES
+
+    own = ", ".join(arch.name for arch in ARCHITECTURES.values())
+    return (f"Architectures: {own}, run by GenSR itself; any other that spandrel knows (SwinIR, HAT, DAT, OmniSR, "
+            'AuraSR, ...) when spandrel is installed (pip install "comfyui-gensr[spandrel]").')
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output folder, or an output file name when there is a single input file")
     p.add_argument("--model", default=None, metavar="SOURCE",
-                   help="weight file, hf://OWNER/REPO/FILE[@REV] or a catalogue name (`gensr models`); "
-                        "default: the bundled GenSR x4 model")
+                   help="weight file (.safetensors, or a weights-only .pth/.pt/.ckpt/.bin), hf://OWNER/REPO/FILE[@REV] "
+                        f"or a catalogue name (`gensr models`); default: the bundled GenSR x4 model. {architectures_help()}")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--outscale", type=_positive_float, metavar="F",
                       help="final size as a multiple of the input (any number, e.g. 2 with a x4 model)")

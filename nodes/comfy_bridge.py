@@ -1,12 +1,15 @@
-"""Everything the nodes take from ComfyUI, imported lazily and degrading
-gracefully when ComfyUI is absent (tests, the ``gensr`` CLI).
+"""Everything the nodes take from ComfyUI at run time (model management,
+progress bar, Cancel, model folders, temp images), degrading gracefully when
+ComfyUI is absent (tests, scripts).
 
-Nothing here is imported at registration time: each helper imports the ComfyUI
-module it needs when called.
+Cheap to import: each helper imports the ComfyUI module (and torch) it needs
+when called.
 """
 from __future__ import annotations
 
 import importlib
+import secrets
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Optional
 
@@ -142,8 +145,6 @@ class Progress:
     def _preview(self, image: Any):
         import torch
 
-        from .image_io import tensor_to_pil
-
         frame = image[0] if image.ndim == 4 else image  # (H, W, C)
         step = max(frame.shape[0], frame.shape[1]) // (2 * self.PREVIEW_SIZE)
         if step > 1:  # shrink on the tensor first: a 4096 px frame converts to PIL 16x faster
@@ -179,8 +180,36 @@ def temp_image_writer() -> Optional[Callable[[Any, str], list[dict]]]:
         return None
 
     def write(images: Any, prefix: str) -> list[dict]:
-        from .image_io import save_temp_pngs
-
         return save_temp_pngs(images, fp.get_temp_directory(), prefix)
 
     return write
+
+
+def tensor_to_pil(image: Any):
+    """One HWC image (1, 3 or 4 channels, 0..1, any float dtype) as a PIL image."""
+    import torch
+    from PIL import Image
+
+    arr = (image.detach().to("cpu", torch.float32).clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
+    channels = arr.shape[-1]
+    if channels == 1:
+        return Image.fromarray(arr[..., 0], mode="L")
+    if channels not in (3, 4):
+        raise ValueError(f"cannot show an image with {channels} channels (expected 1, 3 or 4)")
+    return Image.fromarray(arr, mode="RGB" if channels == 3 else "RGBA")
+
+
+def save_temp_pngs(images: Any, folder: str, prefix: str) -> list[dict]:
+    """Save each image of a BHWC batch as ``folder/prefix_<random>_<i>.png``
+    (atomically) and return ComfyUI's UI records for them."""
+    from ..weights.save import atomic_write
+
+    folder_path = Path(folder)
+    tag = secrets.token_hex(4)
+    records = []
+    for i, image in enumerate(images):
+        name = f"{prefix}_{tag}_{i:05d}.png"
+        pil = tensor_to_pil(image)
+        atomic_write(folder_path / name, lambda tmp, pil=pil: pil.save(tmp, format="PNG", compress_level=1))
+        records.append({"filename": name, "subfolder": "", "type": "temp"})
+    return records

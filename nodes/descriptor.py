@@ -1,4 +1,4 @@
-"""The ``UPSCALE_MODEL`` our loaders output.
+"""The ``UPSCALE_MODEL`` GenSR's loaders output.
 
 ComfyUI's core "Load Upscale Model" outputs a spandrel ``ImageModelDescriptor``
 and its "Upscale Image (using Model)" node uses ``.model``, ``.scale``,
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..sr_core.archs.registry import SizeRules, architecture_of
 from . import comfy_bridge
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,18 @@ class ArchitectureInfo:
 
 
 def _arch_name(model: nn.Module) -> str:
-    return {"rrdbnet": "RRDBNet (ESRGAN)", "compact": "SRVGGNetCompact (Real-ESRGAN Compact)"}.get(model.arch, model.arch)
+    arch = architecture_of(model)
+    return arch.name if arch is not None else str(getattr(model, "arch", type(model).__name__))
+
+
+def _size_rules(model: nn.Module) -> SizeRules:
+    arch = architecture_of(model)
+    return arch.size_rules(model) if arch is not None else SizeRules(int(getattr(model, "size_multiple", 1) or 1))
+
+
+def _precisions(model: nn.Module) -> tuple:
+    arch = architecture_of(model)
+    return arch.precisions if arch is not None else (torch.float16, torch.bfloat16)
 
 
 def _tags(model: nn.Module) -> list[str]:
@@ -79,12 +92,13 @@ class GenSRUpscaleModel:
         self.model = model.eval()
         self.architecture = ArchitectureInfo(id=f"GenSR-{model.arch}", name=_arch_name(model))
         self.tags = _tags(model)
-        self.supports_half = True
-        self.supports_bfloat16 = True
+        self.supports_half = torch.float16 in _precisions(model)
+        self.supports_bfloat16 = torch.bfloat16 in _precisions(model)
         self.scale = int(model.scale)
         self.input_channels = int(model.in_channels)
         self.output_channels = int(model.out_channels)
-        self.size_requirements = SizeRequirements(multiple_of=int(getattr(model, "size_multiple", 1)))
+        rules = _size_rules(model)
+        self.size_requirements = SizeRequirements(minimum=rules.minimum, multiple_of=rules.multiple, square=rules.square)
         self.tiling = "SUPPORTED"
 
     @property
@@ -133,6 +147,29 @@ class GenSRUpscaleModel:
         return f"GenSRUpscaleModel({self.architecture.name}, x{self.scale}, {self.input_channels}->{self.output_channels}ch)"
 
 
+@lru_cache(maxsize=None)
+def _spandrel_architecture(arch: str, name: str) -> Any:
+    """Our architecture ``arch`` as a spandrel ``Architecture``. It is not added
+    to spandrel's registry (its ``detect`` never claims a file): ComfyUI's own
+    loader keeps using spandrel's architectures."""
+    import spandrel
+
+    class GenSRArchitecture(spandrel.Architecture):
+        def __init__(self) -> None:
+            super().__init__(id=f"GenSR-{arch}", name=name, detect=lambda state_dict: False)
+            self.arch = arch
+
+        def load(self, state_dict):
+            from ..weights.loader import detect_architecture, model_from_state_dict
+
+            found, _, _ = detect_architecture(state_dict)
+            if found != arch:
+                raise ValueError(f"state dict is a {found} model, not {arch}")
+            return _spandrel_descriptor(model_from_state_dict(state_dict))
+
+    return GenSRArchitecture()
+
+
 def _spandrel_descriptor(model: nn.Module) -> Optional[Any]:
     """A real spandrel ``ImageModelDescriptor`` for ``model``, or ``None`` when
     spandrel is not importable."""
@@ -140,20 +177,20 @@ def _spandrel_descriptor(model: nn.Module) -> Optional[Any]:
         import spandrel
     except Exception:  # not installed, or broken (e.g. its torchvision import)
         return None
-    from .spandrel_arch import gensr_architecture
-
     return spandrel.ImageModelDescriptor(
         model,
         model.state_dict(),
-        architecture=gensr_architecture(model.arch, _arch_name(model)),
+        architecture=_spandrel_architecture(model.arch, _arch_name(model)),
         purpose="SR",
         tags=_tags(model),
-        supports_half=True,
-        supports_bfloat16=True,
+        supports_half=torch.float16 in _precisions(model),
+        supports_bfloat16=torch.bfloat16 in _precisions(model),
         scale=int(model.scale),
         input_channels=int(model.in_channels),
         output_channels=int(model.out_channels),
-        size_requirements=spandrel.SizeRequirements(multiple_of=int(getattr(model, "size_multiple", 1))),
+        size_requirements=spandrel.SizeRequirements(
+            minimum=_size_rules(model).minimum, multiple_of=_size_rules(model).multiple, square=_size_rules(model).square
+        ),
         tiling=spandrel.ModelTiling.SUPPORTED,
     )
 
@@ -162,7 +199,12 @@ def as_upscale_model(model: nn.Module) -> Union[GenSRUpscaleModel, Any]:
     """Wrap a loaded generator as ComfyUI's ``UPSCALE_MODEL``: a spandrel
     ``ImageModelDescriptor`` when spandrel is importable, else
     :class:`GenSRUpscaleModel`; with a ComfyUI ``.patcher`` inside ComfyUI.
-    ``metadata`` and ``source`` of the loaded model are carried over."""
+    ``metadata`` and ``source`` of the loaded model are carried over. A model
+    that spandrel built (an architecture GenSR does not implement) already is
+    such a descriptor and gets only the patcher."""
+    if not isinstance(model, nn.Module):
+        model.model.eval()
+        return comfy_bridge.attach_patcher(model)
     model = model.eval()
     descriptor = None
     try:
@@ -178,3 +220,15 @@ def as_upscale_model(model: nn.Module) -> Union[GenSRUpscaleModel, Any]:
             except AttributeError:
                 pass
     return comfy_bridge.attach_patcher(descriptor)
+
+
+def load_upscale_model(*args: Any, **kwargs: Any) -> Any:
+    """``weights.load_model(*args, **kwargs)`` wrapped by :func:`as_upscale_model`.
+
+    Loaded outside inference mode: ComfyUI runs every node under
+    ``torch.inference_mode()``, and weights created there would be inference
+    tensors that cannot be modified, trained or versioned afterwards."""
+    from ..weights.loader import load_model
+
+    with torch.inference_mode(False):
+        return as_upscale_model(load_model(*args, **kwargs))

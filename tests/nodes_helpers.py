@@ -1,6 +1,7 @@
 """Shared helpers for the node tests: run a node class the way ComfyUI's
-executor does (V1: validate the inputs against ``INPUT_TYPES`` and
-``VALIDATE_INPUTS``, instantiate, call ``FUNCTION``), and tiny model files."""
+executor does (validate the inputs against ``INPUT_TYPES`` and
+``VALIDATE_INPUTS`` / ``validate_inputs``, then call ``FUNCTION``), and tiny
+model files."""
 from __future__ import annotations
 
 import inspect
@@ -16,12 +17,28 @@ class ValidationFailed(Exception):
     pass
 
 
+def _validate_function(cls: type):
+    """V1's ``VALIDATE_INPUTS``, or a V3 class's own ``validate_inputs`` (as
+    ComfyUI's executor picks them)."""
+    if hasattr(cls, "GET_SCHEMA"):  # a V3 class
+        own = any("validate_inputs" in vars(c) for c in cls.__mro__ if c.__name__ != "ComfyNode" and c is not object)
+        return cls.validate_inputs if own else None
+    return getattr(cls, "VALIDATE_INPUTS", None)
+
+
+def combo_options(kind: Any, options: dict) -> Any:
+    """The choices of a combo input in either V1 form (``[...]`` or ``"COMBO"`` + ``options``), else ``None``."""
+    if isinstance(kind, list):
+        return kind
+    return options.get("options") if kind == "COMBO" else None
+
+
 def validate(cls: type, inputs: dict[str, Any]) -> None:
     """ComfyUI's prompt validation for widget values: required inputs present,
     combo values in the list, numbers within min/max, then ``VALIDATE_INPUTS``
-    with the inputs its signature names."""
+    (V3: ``validate_inputs``) with the inputs its signature names."""
     spec = cls.INPUT_TYPES()
-    validate_fn = getattr(cls, "VALIDATE_INPUTS", None)
+    validate_fn = _validate_function(cls)
     declared = inspect.getfullargspec(validate_fn).args if validate_fn else []
     for name, (kind, options) in spec["required"].items():
         if name not in inputs:
@@ -29,7 +46,8 @@ def validate(cls: type, inputs: dict[str, Any]) -> None:
         value = inputs[name]
         if name in declared:
             continue
-        if isinstance(kind, list) and value not in kind:
+        choices = combo_options(kind, options)
+        if choices is not None and value not in choices:
             raise ValidationFailed(f"{name}: {value!r} not in list")
         if kind in ("INT", "FLOAT"):
             if "min" in options and value < options["min"]:
@@ -42,18 +60,29 @@ def validate(cls: type, inputs: dict[str, Any]) -> None:
             raise ValidationFailed(str(result))
 
 
-def run_node(node_id: str, **inputs: Any) -> tuple[tuple, dict]:
-    """Validate and execute a node as ComfyUI does (under ``torch.inference_mode()``,
-    like ComfyUI's executor); returns (outputs, ui)."""
+def run_class(cls: type, **inputs: Any) -> tuple[tuple, dict]:
+    """Validate and execute a node class as ComfyUI does (under
+    ``torch.inference_mode()``, like ComfyUI's executor); returns (outputs, ui).
+    V1 classes are instantiated and their ``FUNCTION`` called; V3 classes run
+    ``FUNCTION`` on a per-run class clone and return a ``NodeOutput``."""
     import torch
 
-    cls = gensr.NODE_CLASS_MAPPINGS[node_id]
     validate(cls, inputs)
     with torch.inference_mode():
-        out = getattr(cls(), cls.FUNCTION)(**inputs)
+        if hasattr(cls, "PREPARE_CLASS_CLONE"):
+            out = getattr(cls.PREPARE_CLASS_CLONE({}), cls.FUNCTION)(**inputs)
+        else:
+            out = getattr(cls(), cls.FUNCTION)(**inputs)
+    if hasattr(out, "args"):  # V3 NodeOutput
+        return tuple(out.args), out.ui or {}
     if isinstance(out, dict):
         return tuple(out["result"]), out.get("ui") or {}
     return tuple(out), {}
+
+
+def run_node(node_id: str, **inputs: Any) -> tuple[tuple, dict]:
+    """:func:`run_class` on the registered class ``node_id``."""
+    return run_class(gensr.NODE_CLASS_MAPPINGS[node_id], **inputs)
 
 
 def tiny_model_file(folder: Path, name: str = "tiny-x2.safetensors", *, arch: str = "compact", scale: int = 2,

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gensr.sr_core.archs import GENERATORS, RRDBNet, SRVGGNetCompact, build_generator
+from gensr.sr_core.archs import ARCHITECTURES, RRDBNet, SRVGGNetCompact, build_generator
 
 
 def basicsr_pixel_unshuffle(x: torch.Tensor, s: int) -> torch.Tensor:
@@ -135,7 +135,7 @@ def test_output_is_raw_and_unclamped():
 )
 def test_attributes_and_rebuild_from_config(cls, config):
     model = cls(**config)
-    assert GENERATORS[model.arch] is cls
+    assert ARCHITECTURES[model.arch].model is cls
     assert model.scale == config["scale"]
     assert model.in_channels == config["in_channels"] and model.out_channels == config["out_channels"]
     assert model.config.items() >= config.items()

@@ -314,19 +314,20 @@ def test_catalogue_entry_pins_revision_and_sha256(published, tmp_path, monkeypat
 # ---------------------------------------------------------------- pickles
 
 
-def test_pth_is_refused_by_default_without_downloading(fake_hub):
+def test_pth_loads_by_default_and_allow_pickle_false_refuses_without_downloading(fake_hub):
     model = tiny_model(3)
     fake_hub.commit("bob/pth-sr", {"m.pth": pickle_bytes(model)})
-    with pytest.raises(HubUnsafeFileError, match="allow_pickle=True"):
-        gensr.load_model("hf://bob/pth-sr/m.pth")
+    with pytest.raises(HubUnsafeFileError, match="allow_pickle=False asks for .safetensors only"):
+        gensr.load_model("hf://bob/pth-sr/m.pth", allow_pickle=False)
     assert fake_hub.file_requests("GET") == [] and fake_hub.file_requests("HEAD") == []
     with pytest.raises(HubFileNotFoundError, match="pass allow_pickle=True"):
-        gensr.load_model("hf://bob/pth-sr")  # the only weight file is a pickle
+        gensr.load_model("hf://bob/pth-sr", allow_pickle=False)  # the only weight file is a pickle
     with pytest.raises(HubUnsafeFileError, match="trust_pickle is only for local files"):
-        gensr.load_model("hf://bob/pth-sr/m.pth", allow_pickle=True, trust_pickle=True)
+        gensr.load_model("hf://bob/pth-sr/m.pth", trust_pickle=True)
 
+    assert same_weights(gensr.load_model("hf://bob/pth-sr/m.pth"), model)
+    assert same_weights(gensr.load_model("hf://bob/pth-sr"), model)
     assert same_weights(gensr.load_model("hf://bob/pth-sr/m.pth", allow_pickle=True), model)
-    assert same_weights(gensr.load_model("hf://bob/pth-sr", allow_pickle=True), model)
 
 
 def test_pickle_disguised_as_safetensors_is_refused(fake_hub):

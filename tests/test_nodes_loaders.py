@@ -49,51 +49,49 @@ def test_rrdbnet_x2_pads_to_its_size_multiple(fake_comfy):
     torch.testing.assert_close(model(x), _reference(path, x))
 
 
-def _core_upscale_current(upscale_model, image):
-    """What current ComfyUI's ImageUpscaleWithModel does with an UPSCALE_MODEL
-    (patcher.load_device, load_models_gpu, .to(device), call on float BCHW tiles)."""
-    import comfy.model_management as mm
-
-    device = upscale_model.patcher.load_device
-    mm.load_models_gpu([upscale_model.patcher], memory_required=1, force_full_load=True)
-    upscale_model.to(device)
-    out = upscale_model(image.movedim(-1, -3).to(device).float())  # one tile: the image is below 512 px
-    return torch.clamp(out.movedim(-3, -1), 0, 1)
-
-
-def _core_upscale_03(upscale_model, image):
-    """What ComfyUI 0.3.x's ImageUpscaleWithModel does (module_size(.model),
-    free_memory, .to(device), call, .to('cpu'))."""
-    import comfy.model_management as mm
-
-    device = mm.get_torch_device()
-    mm.free_memory(mm.module_size(upscale_model.model) + image.nelement() * image.element_size(), device)
-    upscale_model.to(device)
-    out = upscale_model(image.movedim(-1, -3).to(device))
-    upscale_model.to("cpu")
-    return torch.clamp(out.movedim(-3, -1), 0, 1)
-
-
 def test_output_works_in_current_comfyui_core_upscale_node(fake_comfy):
+    from nodes_fake_comfy import core_upscale_with_model
+
     path = tiny_model_file(fake_comfy.models_dir, scale=2)
     (model,), _ = run_node("GenSRModelLoader", model_name=path.name)
     assert model.patcher.model is model.model and model.patcher.load_device == torch.device("cpu")
     image = torch.rand(1, 6, 8, 3)
-    out = _core_upscale_current(model, image)
+    out = core_upscale_with_model(model, image)
     ref = _reference(path, image.movedim(-1, 1)).movedim(1, -1)
     torch.testing.assert_close(out, ref)
     assert fake_comfy.calls[0][0] == "load_models_gpu" and fake_comfy.calls[0][1] == [model.patcher]
+    assert fake_comfy.progress[-1][:2] == (1, 1)  # one 512 px tile
+
+
+def test_output_works_in_current_comfyui_core_upscale_node_on_rgba(fake_comfy):
+    """The core node splits alpha off, so the model sees RGB; alpha comes back bilinear."""
+    from nodes_fake_comfy import core_upscale_with_model
+
+    path = tiny_model_file(fake_comfy.models_dir, scale=2)
+    (model,), _ = run_node("GenSRModelLoader", model_name=path.name)
+    image = torch.rand(2, 5, 7, 4)
+    out = core_upscale_with_model(model, image)
+    assert out.shape == (2, 10, 14, 4) and out.dtype == torch.float32
+    torch.testing.assert_close(out[..., :3], _reference(path, image[..., :3].movedim(-1, 1)).movedim(1, -1))
+    alpha = torch.nn.functional.interpolate(image[..., 3:].movedim(-1, 1), size=(10, 14), mode="bilinear")
+    torch.testing.assert_close(out[..., 3:], alpha.movedim(1, -1))
 
 
 def test_output_works_in_comfyui_03_core_upscale_node(fake_comfy_03):
+    from nodes_fake_comfy import core_upscale_with_model_0_3
+
     path = tiny_model_file(fake_comfy_03.models_dir, scale=2)
     (model,), _ = run_node("GenSRModelLoader", model_name=path.name)
     assert not hasattr(model, "patcher")  # 0.3.x has no model_patcher for upscale models
     image = torch.rand(2, 5, 7, 3)
-    out = _core_upscale_03(model, image)
+    out = core_upscale_with_model_0_3(model, image)
     assert out.shape == (2, 10, 14, 3)
     torch.testing.assert_close(out, _reference(path, image.movedim(-1, 1)).movedim(1, -1))
     assert model.device == torch.device("cpu") and model.dtype == torch.float32
+    (kind, required, device), = fake_comfy_03.calls
+    assert kind == "free_memory" and device == torch.device("cpu") and required > sum(
+        p.numel() * p.element_size() for p in model.model.parameters()
+    )
 
 
 def test_descriptor_moves_and_casts_like_spandrels(tmp_path):
@@ -109,13 +107,13 @@ def test_descriptor_moves_and_casts_like_spandrels(tmp_path):
 
 
 def test_loader_outside_comfyui_takes_a_path(tmp_path):
-    from gensr.nodes.runners import run_model_loader
+    from gensr.nodes.load_model import GenSRModelLoader
 
     path = tiny_model_file(tmp_path, scale=2)
-    model = run_model_loader(str(path)).values[0]
+    model = GenSRModelLoader.execute(str(path)).args[0]
     assert model.scale == 2 and not hasattr(model, "patcher")
     with pytest.raises(FileNotFoundError, match="not found"):
-        run_model_loader(str(tmp_path / "nope.safetensors"))
+        GenSRModelLoader.execute(str(tmp_path / "nope.safetensors"))
 
 
 # ------------------------------------------------------------------ Hub loader
@@ -163,7 +161,7 @@ def test_hub_loader_without_huggingface_hub_says_what_to_install(monkeypatch):
 
 
 def test_bundled_model_is_listed_first_and_loads(fake_comfy):
-    from gensr.nodes.loading import BUNDLED_MODEL, bundled_model_path
+    from gensr.nodes.load_model import BUNDLED_MODEL, bundled_model_path
 
     if bundled_model_path() is None:
         pytest.skip("this checkout has no bundled model file")

@@ -81,9 +81,7 @@ def test_model_list_comes_from_comfyui_upscale_models_without_reading_files(fake
 
 
 def test_v1_registration_outside_comfyui_and_a_clear_v3_entrypoint_error():
-    from gensr.nodes import registration
-
-    assert registration.API == "v1"  # no comfy_api here
+    assert gensr.nodes.API_VERSION == "v1"  # no comfy_api here
     with pytest.raises(RuntimeError, match="V3 node API"):
         asyncio.run(gensr.comfy_entrypoint())
 

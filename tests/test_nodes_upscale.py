@@ -17,10 +17,10 @@ UPSCALE_DEFAULTS = dict(outscale=0.0, target_long_side=0, tile=0, overlap=-1, pr
 
 def _load(folder, **kw):
     """GenSR Load Model on a file path, under inference mode as in ComfyUI."""
-    from gensr.nodes.runners import run_model_loader
+    from gensr.nodes.load_model import GenSRModelLoader
 
     with torch.inference_mode():
-        return run_model_loader(str(tiny_model_file(folder, **kw))).values[0]
+        return GenSRModelLoader.execute(str(tiny_model_file(folder, **kw))).args[0]
 
 
 def _upscale(model, image, **widgets):
@@ -29,7 +29,8 @@ def _upscale(model, image, **widgets):
 
 
 def _direct(model, image_bhwc):
-    """The model on the whole image, untiled (BHWC)."""
+    """The model on the whole image, untiled, in float32 (BHWC); compared with
+    precision="fp32" runs (``auto`` may pick bf16 on CPUs with native bf16)."""
     with torch.no_grad():
         return model.model(image_bhwc.movedim(-1, 1).float()).clamp(0, 1).movedim(1, -1)
 
@@ -42,7 +43,7 @@ def _image(b=1, h=12, w=10, c=3, seed=0):
 def test_upscales_at_the_models_scale_without_seams(tmp_path):
     model = _load(tmp_path, scale=2)
     image = _image(h=20, w=18)
-    out = _upscale(model, image, tile=8)  # many tiles
+    out = _upscale(model, image, tile=8, precision="fp32")  # many tiles
     assert out.shape == (1, 40, 36, 3) and out.dtype == torch.float32 and out.device.type == "cpu"
     torch.testing.assert_close(out, _direct(model, image), atol=2e-5, rtol=0)
 
@@ -69,7 +70,7 @@ def test_batches_are_streamed_frame_by_frame(tmp_path, monkeypatch):
         return real(m, image, **kw)
 
     monkeypatch.setattr(engine, "upscale", spy)
-    out = _upscale(model, frames)
+    out = _upscale(model, frames, precision="fp32")
     assert seen == [(1, 10, 8, 3)] * 3
     for i in range(3):
         torch.testing.assert_close(out[i : i + 1], _direct(model, frames[i : i + 1]), atol=2e-5, rtol=0)
@@ -78,19 +79,35 @@ def test_batches_are_streamed_frame_by_frame(tmp_path, monkeypatch):
 def test_fp16_images_from_other_nodes(tmp_path):
     model = _load(tmp_path, scale=2)
     image = _image(h=10, w=10)
-    out = _upscale(model, image.half())
+    out = _upscale(model, image.half(), precision="fp32")
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, _direct(model, image.half().float()), atol=2e-5, rtol=0)
     assert next(model.model.parameters()).dtype == torch.float32  # the shared model is left as it was
 
 
-def test_rgba_keeps_its_alpha_as_the_engine_does(tmp_path):
+def test_rgba_keeps_its_alpha(tmp_path):
+    """Colour goes through the model; alpha is resized on its own with a Keys
+    bicubic (a = -0.5) filter: compared with PIL's float bicubic resize."""
+    import numpy as np
+    from PIL import Image
+
     model = _load(tmp_path, scale=2)
     image = _image(h=10, w=12, c=4)
-    out = _upscale(model, image)
+    out = _upscale(model, image, tile=4, precision="fp32")
     assert out.shape == (1, 20, 24, 4)
-    expected = gensr.upscale(model, image)
-    torch.testing.assert_close(out, expected.float(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(out[..., :3], _direct(model, image[..., :3]), atol=2e-5, rtol=0)
+    alpha = Image.fromarray(image[0, ..., 3].numpy(), mode="F").resize((24, 20), Image.BICUBIC)
+    expected = torch.from_numpy(np.asarray(alpha).copy()).clamp(0, 1)
+    torch.testing.assert_close(out[0, ..., 3], expected, atol=1e-5, rtol=0)
+
+
+def test_uniform_alpha_stays_uniform(tmp_path):
+    model = _load(tmp_path, scale=2)
+    image = _image(h=9, w=11, c=4)
+    image[..., 3] = 0.25
+    out = _upscale(model, image, outscale=1.5)
+    assert out.shape == (1, 14, 16, 4)  # 9 x 11 at x1.5
+    torch.testing.assert_close(out[..., 3], torch.full((1, 14, 16), 0.25), atol=1e-6, rtol=0)
 
 
 def test_progress_bar_reaches_the_end_with_a_preview_per_frame(tmp_path, fake_comfy):
@@ -158,10 +175,8 @@ def test_cancel_stops_within_one_tile(tmp_path, fake_comfy):
 
 
 def test_uses_comfyui_model_management_with_a_patcher(tmp_path, fake_comfy):
-    from gensr.nodes.runners import run_model_loader
-
     fake_comfy.models_dir.joinpath("m.safetensors").write_bytes(tiny_model_file(tmp_path, scale=2).read_bytes())
-    model = run_model_loader("m.safetensors").values[0]
+    (model,), _ = run_node("GenSRModelLoader", model_name="m.safetensors")
     _upscale(model, _image(h=16, w=16))
     (kind, models, required, full) = fake_comfy.calls[0]
     assert kind == "load_models_gpu" and models == [model.patcher] and full is True
@@ -207,7 +222,7 @@ def _foreign(scale: int = 2) -> _ForeignDescriptor:
 def test_models_from_comfyuis_core_loader_work_too():
     descriptor = _foreign()
     image = _image(h=20, w=14)
-    out = _upscale(descriptor, image, tile=8)
+    out = _upscale(descriptor, image, tile=8, precision="fp32")
     assert out.shape == (1, 40, 28, 3)
     torch.testing.assert_close(out, _direct(descriptor, image), atol=2e-5, rtol=0)
 
@@ -217,7 +232,7 @@ def test_models_loaded_under_inference_mode_like_comfyuis_core_loader():
     with torch.inference_mode():
         descriptor = _foreign()
     image = _image(h=12, w=10)
-    out = _upscale(descriptor, image, tile=8)
+    out = _upscale(descriptor, image, tile=8, precision="fp32")
     torch.testing.assert_close(out, _direct(descriptor, image), atol=2e-5, rtol=0)
 
 

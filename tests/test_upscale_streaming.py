@@ -8,7 +8,7 @@ import torch
 from gensr.sr_core.archs import RRDBNet, SRVGGNetCompact
 from gensr.sr_core.upscale.runner import Runner
 from gensr.sr_core.upscale.adapter import model_spec
-from gensr.sr_core.upscale.streaming import stream_plan, streamed_forward
+from gensr.sr_core.archs.compact.streamed import stream_plan, streamed_forward
 
 
 def _compact(scale=4, seed=0):

@@ -9,7 +9,7 @@ import gensr
 from gensr.sr_core.archs import RRDBNet
 from gensr.sr_core.upscale.runner import Runner
 from gensr.sr_core.upscale.adapter import model_spec
-from gensr.sr_core.upscale.streaming_rrdb import banded_forward, supports_banding
+from gensr.sr_core.archs.rrdbnet.streamed import banded_forward, supports_banding
 
 
 def _model(scale: int) -> RRDBNet:
@@ -45,7 +45,7 @@ def test_one_row_image():
 def test_engine_bands_rrdbnet_on_cpu_and_matches_untiled():
     model = _model(4)
     runner = Runner(model_spec(model), torch.device("cpu"), torch.float32, channels_last=True)
-    assert runner.banded
+    assert runner.streamed is not None and not runner.streaming  # banded, returns its output
     image = torch.rand(1, 3, 40, 36, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         expected = model(image).clamp(0, 1)

@@ -2,7 +2,7 @@
 found in community weight files loads with the right detected config and gives
 the same output as the model it was written from; ``save_model`` round-trips it.
 
-The layout writers here are written independently of ``gensr.weights.layouts``:
+The layout writers here are written independently of the architectures' detection (``gensr.sr_core.archs.*.detect``):
 they turn a BasicSR-layout state dict into each layout as the original
 programs (ESRGAN, BSRGAN, old ESRGAN, Real-ESRGAN, BasicSR) save it.
 """

@@ -35,6 +35,12 @@ _REAL_ESRGAN_GAN = dict(
     d_lr=1e-4,
 )
 
+_SPAN = dict(arch="span", arch_config=dict(num_feat=48, norm=False))
+_REALPLKSR = dict(
+    arch="realplksr",
+    arch_config=dict(num_feat=64, num_block=28, kernel_size=17, split_ratio=0.25, layer_norm=True),
+)
+
 _TINY = dict(
     arch="compact",
     arch_config=dict(num_feat=8, num_conv=2),
@@ -138,6 +144,34 @@ PRESETS: dict[str, dict] = {
         arch="compact",
         arch_config=dict(num_feat=64, num_conv=32),
     ),
+    # SPAN (NTIRE 2024 efficient SR winner) and RealPLKSR, two stages each like
+    # Real-ESRGAN's, after traiNNer-redux's from-scratch recipes (AdamW-style
+    # betas, lr 5e-4 / 2e-4 halved at milestones, EMA 0.999, batch 16, LR
+    # patches of 64 / 48 px), with L1 instead of their MS-SSIM+L1. Exports load
+    # in spandrel (ComfyUI's core loader) with the same output.
+    # SPAN without the RGB mean shift (traiNNer-redux's choice from scratch: no x255 input).
+    "span-x4-psnr": dict(
+        _REAL_ESRGAN,
+        **_SPAN,
+        gt_size=256,
+        batch_size=16,
+        iterations=1_000_000,
+        lr=5e-4,
+        lr_milestones=[200_000, 400_000, 600_000, 800_000],
+    ),
+    "span-x4-gan": dict(**_REAL_ESRGAN, **_REAL_ESRGAN_GAN, **_SPAN),
+    # RealPLKSR with the per-pixel layer norm (traiNNer-redux's current default:
+    # better quality, fp16-safe) and the pixel-shuffle upsampler.
+    "realplksr-x4-psnr": dict(
+        _REAL_ESRGAN,
+        **_REALPLKSR,
+        gt_size=192,
+        batch_size=16,
+        iterations=450_000,
+        lr=2e-4,
+        lr_milestones=[100_000, 200_000, 300_000, 400_000, 425_000],
+    ),
+    "realplksr-x4-gan": dict(**_REAL_ESRGAN, **_REAL_ESRGAN_GAN, **_REALPLKSR),
     # A seconds-long recipe for tests and smoke checks.
     "tiny-test": _TINY,
     # tiny-test followed by a short GAN stage (give --pretrained a tiny-test export).

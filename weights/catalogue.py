@@ -18,6 +18,7 @@ from .errors import GenSRError, HubIntegrityError, WeightFileError
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _FIELDS = ("name", "description", "file", "repo", "filename", "revision", "sha256", "size", "arch", "scale", "licence")
 
 
@@ -70,7 +71,7 @@ class CatalogueEntry:
     def local_path(self, **hub_options: Any) -> Path:
         """The file on disk: the bundled file (sha256-checked when known), or
         the Hub file downloaded/cached and verified. ``hub_options`` go to
-        ``resolve_hub_file`` (e.g. ``allow_pickle=True`` for ``.pth`` entries, ``token``)."""
+        ``resolve_hub_file`` (e.g. ``token``)."""
         if self.bundled:
             path = self.bundled_path()
             if not path.is_file():
@@ -112,6 +113,8 @@ def _entry(raw: dict, where: str) -> CatalogueEntry:
         raise CatalogueError(f"{where} ({e.name}): give either 'file' (bundled) or 'repo' (Hub), not both or neither")
     if e.repo is not None and (not e.filename or e.repo.count("/") != 1):
         raise CatalogueError(f"{where} ({e.name}): a Hub entry needs 'repo' as OWNER/NAME and a 'filename'")
+    if e.repo is not None and not _COMMIT.match(e.revision or ""):
+        raise CatalogueError(f"{where} ({e.name}): a Hub entry's revision must be a 40-hex commit hash (a branch can move), not {e.revision!r}")
     if e.repo is not None and e.sha256 is None:
         raise CatalogueError(f"{where} ({e.name}): a Hub entry needs the file's sha256")
     if e.sha256 is not None and not _SHA256.match(e.sha256):

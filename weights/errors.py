@@ -55,4 +55,4 @@ class HubIntegrityError(HubError, WeightFileError):
 
 
 class HubUnsafeFileError(HubError, UnsafeWeightFileError):
-    """A pickle (``.pth``/``.pt``/...) from the Hub without ``allow_pickle=True``."""
+    """A Hub pickle refused: ``allow_pickle=False``, torch < 2.6, or a file whose content is not what its name says."""

@@ -9,8 +9,11 @@ the Hub has arrived, so an interrupted download is never seen as complete.
 
 On top of that GenSR
 
-- loads only ``.safetensors`` from the Hub unless ``allow_pickle=True`` (pickles
-  are then still read with ``weights_only=True``);
+- loads ``.safetensors`` and, as from disk, weights-only pickles (``.pth``...:
+  read with ``weights_only=True``, so no code in them runs; only with torch >= 2.6,
+  whose reader cannot be made to run code, CVE-2025-32434, and refused before
+  anything is downloaded on older torch); ``allow_pickle=False`` accepts
+  ``.safetensors`` only;
 - checks every file against the sha256 the Hub gave as its ETag, and against
   a known sha256 (the caller's ``sha256=`` or the catalogue's); a mismatch
   refuses the file and deletes nothing;
@@ -38,7 +41,7 @@ from .errors import (
     HubSourceError,
     HubUnsafeFileError,
 )
-from .safe_read import PICKLE_SUFFIXES, WEIGHT_SUFFIXES, sniff_format
+from .safe_read import PICKLE_SUFFIXES, WEIGHT_SUFFIXES, old_torch_refusal, pickles_are_safe, sniff_format
 
 PathLike = Union[str, Path]
 HF_PREFIX = "hf://"
@@ -175,7 +178,7 @@ def resolve_hub_file(
     filename: Optional[str] = None,
     revision: Optional[str] = None,
     repo_type: Optional[str] = None,
-    allow_pickle: bool = False,
+    allow_pickle: bool = True,
     sha256: Optional[str] = None,
     token: Union[str, bool, None] = None,
     cache_dir: Optional[PathLike] = None,
@@ -187,8 +190,7 @@ def resolve_hub_file(
 
     ``source`` is ``hf://OWNER/REPO/PATH/FILE[@REVISION]``, or give ``repo_id``
     (+ ``filename``, ``revision``). Without a file name the repository must
-    hold exactly one ``.safetensors`` file (or, with ``allow_pickle``, one
-    pickle). Without a revision, a catalogue entry for the file pins its
+    hold exactly one ``.safetensors`` file (or, without any, one pickle). Without a revision, a catalogue entry for the file pins its
     revision; otherwise ``main`` is used. ``sha256`` (or the catalogue's) must
     match the file. Returns the path of the verified file in the cache.
     """
@@ -203,10 +205,10 @@ def resolve_hub_file(
     ref, expected, origin = _expected_sha256(ref, sha256)
     ctx.ref = ref
     path = _download(ctx, force_download)
-    if not allow_pickle and sniff_format(path) != "safetensors":
+    if ref.filename.lower().endswith(".safetensors") and sniff_format(path) != "safetensors":
         raise HubUnsafeFileError(
             f"{ref.uri} is named .safetensors but its content is not safetensors (it is {sniff_format(path)}); "
-            "it was not loaded. Pass allow_pickle=True only if you trust the publisher (it is then read with weights_only)."
+            "it was not loaded: a file that lies about its format is not trusted."
         )
     _verify(path, ref, expected, origin)
     return path
@@ -227,10 +229,11 @@ def _check_name(ref: HubRef, allow_pickle: bool) -> None:
     if lower.endswith(PICKLE_SUFFIXES):
         if not allow_pickle:
             raise HubUnsafeFileError(
-                f"{ref.uri} is a PyTorch pickle; from the Hub GenSR loads only .safetensors by default. "
-                "If you trust the publisher pass allow_pickle=True (it is still read with weights_only, no code runs), "
-                "or ask for a .safetensors version."
+                f"{ref.uri} is a PyTorch pickle and allow_pickle=False asks for .safetensors only; "
+                "pass allow_pickle=True (the default: it is read with weights_only, no code runs) or use a .safetensors version."
             )
+        if not pickles_are_safe():
+            raise HubUnsafeFileError(old_torch_refusal(ref.uri) + " It was not downloaded.")
     elif not lower.endswith(".safetensors"):
         raise HubSourceError(f"{ref.uri} is not a weight file; GenSR loads {', '.join(WEIGHT_SUFFIXES)} files")
 
@@ -439,7 +442,7 @@ def _single_weight_file(ctx: _Context, allow_pickle: bool) -> str:
         return candidates[0]
     if not candidates:
         extra = (
-            f" It has {len(pickles)} pickle file(s) ({', '.join(pickles[:5])}): pass allow_pickle=True if you trust the publisher."
+            f" It has {len(pickles)} pickle file(s) ({', '.join(pickles[:5])}): pass allow_pickle=True to load one (read with weights_only)."
             if pickles
             else f" Its files: {', '.join(sorted(files)[:10]) or 'none'}."
         )

@@ -1,4 +1,5 @@
-"""``load_model``: any supported weight file -> a ready generator module."""
+"""``load_model``: any supported weight file -> a ready generator (GenSR's own,
+or spandrel's for the architectures GenSR does not implement)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +8,8 @@ from typing import Any, Optional, Union
 import torch
 from torch import nn
 
-from ..sr_core.archs import GENERATORS, build_generator
+from ..sr_core.archs import ARCHITECTURES, build_generator
 from .errors import UnknownArchitectureError, WeightFileError
-from .layouts import LAYOUTS
 from .safe_read import parse_metadata_value, read_weight_file
 from .state_dict import generator_state_dict
 
@@ -18,23 +18,37 @@ PathLike = Union[str, Path]
 
 def detect_architecture(sd: dict[str, torch.Tensor], source: str = "file") -> tuple[str, dict, dict[str, torch.Tensor]]:
     """(arch, config, canonical state dict) of a cleaned generator state dict."""
-    for layout in LAYOUTS:
+    for arch in list(ARCHITECTURES.values()):
         try:
-            found = layout.detect(sd)
+            found = arch.detect(sd)
         except (KeyError, IndexError) as e:  # the layout's marker keys are there, others are not
             raise WeightFileError(
-                f"{source} looks like {layout.NAME} but is incomplete or damaged "
+                f"{source} looks like {arch.name} but is incomplete or damaged "
                 f"(tensor {e} is missing or malformed). Download it again."
             ) from None
         if found is not None:
             config, canon = found
-            return layout.ARCH, config, canon
-    names = "; ".join(layout.NAME for layout in LAYOUTS)
+            return arch.id, config, canon
+    raise UnknownArchitectureError(unknown_architecture_message(sd, source))
+
+
+def unknown_architecture_message(sd: dict[str, torch.Tensor], source: str = "file") -> str:
+    """Why ``sd`` cannot be loaded, naming GenSR's architectures and how to get the others."""
+    from .spandrel_models import INSTALL_HINT, spandrel_available, spandrel_version
+
+    names = "; ".join(arch.name for arch in ARCHITECTURES.values())
     keys = ", ".join(list(sd)[:6])
-    raise UnknownArchitectureError(
-        f"{source}: unknown architecture. GenSR supports {names}. "
-        f"The file's first keys are: {keys}{', ...' if len(sd) > 6 else ''}. "
-        "For other architectures use ComfyUI's core 'Load Upscale Model' node (its output works with 'GenSR Upscale Image')."
+    first = f"The file's first keys are: {keys}{', ...' if len(sd) > 6 else ''}."
+    if spandrel_available():
+        return (
+            f"{source}: unknown architecture: neither GenSR ({names}) nor spandrel {spandrel_version()} "
+            f"(about 40 more) recognises it. {first} It may be a newer architecture (try a newer spandrel) "
+            "or not an image upscaler."
+        )
+    return (
+        f"{source}: unknown architecture. GenSR runs {names} itself; other architectures (SwinIR, HAT, DAT, OmniSR, "
+        f"AuraSR and about 40 more) need spandrel: {INSTALL_HINT}, or use ComfyUI's core 'Load Upscale Model' node "
+        f"(its output works with 'GenSR Upscale Image'). {first}"
     )
 
 
@@ -53,6 +67,21 @@ def model_from_state_dict(sd: dict[str, torch.Tensor], source: str = "state dict
     return model.eval()
 
 
+def build_model(sd: dict[str, torch.Tensor], source: str = "state dict") -> Any:
+    """A ready model for a cleaned state dict: GenSR's own generator when a
+    registered architecture claims it, else spandrel's descriptor (when
+    spandrel is installed and knows it), else :class:`UnknownArchitectureError`."""
+    try:
+        return model_from_state_dict(sd, source)
+    except UnknownArchitectureError:
+        from .spandrel_models import load_with_spandrel
+
+        model = load_with_spandrel(sd, source)
+        if model is None:
+            raise
+        return model
+
+
 def load_model(
     source: Optional[PathLike] = None,
     *,
@@ -66,9 +95,13 @@ def load_model(
     ``.bin``, or ``hf://OWNER/REPO/FILE[@REVISION]`` (or ``repo_id=``,
     ``filename=``, ``revision=``) for the Hugging Face Hub.
 
-    The returned module is in eval mode and has ``scale``, ``in_channels``,
+    The result is in eval mode and has ``scale``, ``in_channels``,
     ``out_channels``, ``arch``, ``config`` and ``metadata`` (the file's
-    safetensors metadata, decoded). Pickles are read with
+    safetensors metadata, decoded). It is GenSR's own ``nn.Module`` for the
+    architectures in the registry; for any other architecture spandrel knows
+    (when spandrel is installed) it is spandrel's ``ImageModelDescriptor``
+    (``arch`` ``"spandrel:ID"``; the module is its ``.model``), which
+    ``gensr.upscale`` runs the same way. Pickles are read with
     ``weights_only=True``; ``trust_pickle`` is only for explicit conversion.
     """
     if source is None or str(source).startswith("hf://") or hub_options.get("repo_id"):
@@ -78,8 +111,8 @@ def load_model(
             from .errors import HubUnsafeFileError
 
             raise HubUnsafeFileError(
-                "trust_pickle is only for local files you convert yourself; for Hub files pass allow_pickle=True "
-                "(they are still read with weights_only, so no code in them runs)"
+                "trust_pickle is only for local files you convert yourself; Hub pickles are read with weights_only "
+                "(no code in them runs), and one that needs code is refused"
             )
         path = resolve_hub_file(source, **hub_options)
     else:
@@ -88,7 +121,7 @@ def load_model(
         path = Path(source).expanduser()
     obj, raw_meta = read_weight_file(path, trust_pickle=trust_pickle)
     sd = generator_state_dict(obj, str(path))
-    model = model_from_state_dict(sd, str(path))
+    model = build_model(sd, str(path))
     model.metadata = {k: parse_metadata_value(v) for k, v in raw_meta.items()}
     model.source = str(path)
     if device is not None:
@@ -98,4 +131,4 @@ def load_model(
 
 def supported_architectures() -> list[str]:
     """Short names of the architectures ``load_model`` can build."""
-    return list(GENERATORS)
+    return list(ARCHITECTURES)

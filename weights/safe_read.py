@@ -2,7 +2,9 @@
 
 ``.safetensors`` is read directly. PyTorch pickles (``.pth``, ``.pt``, ``.ckpt``,
 ``.bin``) go through ``torch.load(weights_only=True)``, which refuses any
-pickle that would need to import or call Python code.
+pickle that would need to import or call Python code. Before torch 2.6 that
+reader could itself be made to run code (CVE-2025-32434), so on older torch
+every pickle is refused (local or from the Hub): only ``.safetensors`` load.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from .errors import UnsafeWeightFileError, WeightFileError
 
 PathLike = Union[str, Path]
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+#: The first torch whose ``torch.load(weights_only=True)`` cannot run code (CVE-2025-32434).
+SAFE_PICKLE_TORCH = (2, 6)
 WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
 
 
@@ -98,8 +102,40 @@ def _refusal_reason(error: Exception) -> str:
     return _first_sentence(lines[-1] if lines else type(error).__name__)
 
 
+def torch_version() -> tuple[int, int]:
+    """(major, minor) of the installed torch."""
+    found = re.match(r"(\d+)\.(\d+)", str(torch.__version__))
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def pickles_are_safe() -> bool:
+    """Whether this torch reads weights-only pickles without any way to run code."""
+    return torch_version() >= SAFE_PICKLE_TORCH
+
+
+def old_torch_refusal(what: str, convert_hint: str = "") -> str:
+    """Why a pickle is refused on torch < 2.6, and what to do instead."""
+    have = ".".join(map(str, torch_version()))
+    need = ".".join(map(str, SAFE_PICKLE_TORCH))
+    return (
+        f"{what} is a PyTorch pickle, and this torch ({have}) can be made to run code while reading one even in its "
+        f"safe mode (CVE-2025-32434), so GenSR reads pickles only with torch >= {need}. Upgrade torch "
+        f"(pip install \"torch>={need}\"), or convert the file to .safetensors on a machine that trusts it"
+        f"{convert_hint}, or use a .safetensors version of the model."
+    )
+
+
+def check_pickles_allowed(path: Path) -> None:
+    """Refuse every pickle on torch < 2.6 (see :func:`old_torch_refusal`)."""
+    if not pickles_are_safe():
+        hint = f" (`gensr convert --trust-pickle {shlex.quote(str(path))} {shlex.quote(str(path.with_suffix('.safetensors')))}`)"
+        raise UnsafeWeightFileError(old_torch_refusal(str(path), hint))
+
+
 def read_pickle(path: Path) -> Any:
-    """Load a PyTorch pickle with ``weights_only=True``: plain containers and tensors only."""
+    """Load a PyTorch pickle with ``weights_only=True``: plain containers and tensors only
+    (torch >= 2.6; refused on older torch)."""
+    check_pickles_allowed(path)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*pickle protocol.*")

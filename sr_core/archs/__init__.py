@@ -1,24 +1,22 @@
-"""Generator architectures, by short name (the ``arch`` of a loaded model)."""
+"""Generator architectures, one package each, found through the registry
+(:mod:`.registry`). ``arch`` of a loaded model is its registry id."""
 from __future__ import annotations
 
 from torch import nn
 
+from . import compact, realplksr, rrdbnet, span  # noqa: F401 - importing registers them
 from .compact import SRVGGNetCompact
+from .realplksr import RealPLKSR
+from .registry import ARCHITECTURES, Architecture, SizeRules, Streamed, architecture_of, get_architecture, register
 from .rrdbnet import RRDBNet
-
-GENERATORS: dict[str, type[nn.Module]] = {
-    RRDBNet.arch: RRDBNet,
-    SRVGGNetCompact.arch: SRVGGNetCompact,
-}
-
+from .span import SPAN
 
 def build_generator(arch: str, config: dict) -> nn.Module:
     """Instantiate the generator ``arch`` with hyper-parameters ``config``."""
-    try:
-        cls = GENERATORS[arch]
-    except KeyError:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(GENERATORS)}") from None
-    return cls(**config)
+    return get_architecture(arch).build(config)
 
 
-__all__ = ["GENERATORS", "RRDBNet", "SRVGGNetCompact", "build_generator"]
+__all__ = [
+    "ARCHITECTURES", "Architecture", "RRDBNet", "RealPLKSR", "SPAN", "SRVGGNetCompact", "SizeRules", "Streamed",
+    "architecture_of", "build_generator", "get_architecture", "register",
+]

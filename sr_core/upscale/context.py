@@ -16,6 +16,7 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from ..archs.registry import architecture_of
 from .adapter import ModelSpec
 from .probe import probe_image
 
@@ -37,25 +38,6 @@ def weights_fingerprint(module: nn.Module) -> Tuple:
     # ComfyUI) have no version counter; they cannot be modified in place
     # outside inference mode either, so their address is enough.
     return tuple((p.data_ptr(), -1 if p.is_inference() else p._version, tuple(p.shape)) for p in picked)
-
-
-def conv_stack_context(module: nn.Module) -> Optional[int]:
-    """Exact context of a Compact-style model: a ``body`` of stride-1
-    convolutions and pointwise activations, upsampled pixel-wise at the end."""
-    name = type(module).__name__
-    body = getattr(module, "body", None)
-    if not (name == "SRVGGNetCompact" or getattr(module, "arch", None) == "compact") or not isinstance(body, nn.Sequential):
-        return None
-    radius = 0
-    for layer in body:
-        if isinstance(layer, nn.Conv2d):
-            if layer.stride != (1, 1) or layer.groups != 1 and layer.groups != layer.in_channels:
-                return None
-            kh, kw = layer.kernel_size
-            radius += max((kh - 1) // 2 * layer.dilation[0], (kw - 1) // 2 * layer.dilation[1])
-        elif any(p.dim() > 1 for p in layer.parameters()):
-            return None  # something that mixes pixels and that we do not know
-    return radius
 
 
 def measure_context(
@@ -83,7 +65,8 @@ def measure_context(
 def model_context(spec: ModelSpec, run: Callable[[torch.Tensor], torch.Tensor], key: Tuple = ()) -> int:
     """Context needed by ``spec``'s model, exact when known, else measured once
     per model (and weights version, and ``key``, e.g. device and dtype)."""
-    exact = conv_stack_context(spec.module)
+    arch = architecture_of(spec.module)
+    exact = arch.exact_context(spec.module) if arch is not None and arch.exact_context is not None else None
     if exact is not None:
         return exact
     cache = _CACHE.setdefault(spec.module, {})

@@ -8,10 +8,8 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from ..archs.registry import Sink, architecture_of
 from .adapter import ModelSpec
-from .streaming import Sink, band_rows, stream_plan, streamed_forward
-from .streaming_rrdb import band_rows as rrdb_band_rows
-from .streaming_rrdb import banded_forward, supports_banding
 
 
 def wants_channels_last(device: torch.device) -> bool:
@@ -59,15 +57,14 @@ class Runner:
             if channels_last:
                 module = module.to(memory_format=torch.channels_last)
         self.module = module.eval()
-        # On CPUs, Compact-style models run row-streamed (exact, cache-friendly).
-        self.body = stream_plan(self.module) if device.type == "cpu" else None
-        # RRDBNet on CPUs: dense blocks run in bands (exact, cache-friendly).
-        self.banded = device.type == "cpu" and self.body is None and supports_banding(self.module)
-        self.width = max((m.out_channels for m in self.body if isinstance(m, nn.Conv2d)), default=1) if self.body else 0
+        # On CPUs, an architecture's streamed forward (exact, cache-friendly) when it has one.
+        arch = architecture_of(self.module)
+        self.streamed = arch.streamed(self.module) if device.type == "cpu" and arch and arch.streamed else None
 
     @property
     def streaming(self) -> bool:
-        return self.body is not None
+        """Whether the model's output rows can go straight to a sink."""
+        return self.streamed is not None and self.streamed.takes_sink
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
@@ -83,19 +80,15 @@ class Runner:
         Banded models call ``between()`` after each block (it may raise to stop)."""
         with torch.inference_mode():
             x = self.prepare(x)
-            if self.body is not None:
-                rows = band_rows(x.shape[-1], self.width, x.element_size())
+            if sink is not None and not self.streaming:
+                raise ValueError("only streaming models take a sink")
+            if self.streamed is not None:
                 if sink is not None:
-                    streamed_forward(self.module, self.body, x, rows, lambda r, band: sink(r, band.float()))
+                    self.streamed.forward(x, between, lambda r, band: sink(r, band.float()))
                     return None
-                y = streamed_forward(self.module, self.body, x, rows)
+                y = self.streamed.forward(x, between)
             else:
-                if sink is not None:
-                    raise ValueError("only streaming models take a sink")
-                if self.banded:
-                    y = banded_forward(self.module, x, rrdb_band_rows(self.module, x.shape[-1], x.element_size()), between)
-                else:
-                    y = self.spec.forward(self.module, x)
+                y = self.spec.forward(self.module, x)
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"{self.spec.name} returned {type(y).__name__}, not a tensor")
         return y.float()

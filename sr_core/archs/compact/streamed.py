@@ -10,14 +10,15 @@ whole-image calls (which stream every layer from RAM) and than small tiles
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..bands import band_rows
+from ..registry import Between, Sink, Streamed
 from .context import conv_stack_context
-from .devices import cpu_cache_bytes
 
 
 def stream_plan(module: nn.Module) -> Optional[List[nn.Module]]:
@@ -39,20 +40,9 @@ def stream_plan(module: nn.Module) -> Optional[List[nn.Module]]:
     return body
 
 
-def band_rows(module_width: int, channels: int, elem: int = 4, cache_share: int = 8) -> int:
-    """Rows per band: a ``channels``-deep band takes about ``1 / cache_share``
-    of the last-level cache (16 rows of a 1024 px wide image with 64 channels
-    on a 32 MiB L3). Measured on Compact 1024x1024: 16 rows is as fast as 64
-    and holds ~280 MiB less (any row count gives the exact result)."""
-    fit = cpu_cache_bytes() // max(1, cache_share * channels * elem * module_width)
-    return int(min(512, max(8, fit)))
-
-
-Sink = Callable[[int, torch.Tensor], None]
-
-
 def streamed_forward(
-    module: nn.Module, body: List[nn.Module], x: torch.Tensor, rows: int, sink: Optional[Sink] = None
+    module: nn.Module, body: List[nn.Module], x: torch.Tensor, rows: int, sink: Optional[Sink] = None,
+    between: Between = None,
 ) -> Optional[torch.Tensor]:
     """``module(x)`` for a Compact-style model, computed band by band. With
     ``sink``, each band of output rows goes to ``sink(first_row, band)`` as it
@@ -82,6 +72,8 @@ def streamed_forward(
         return work[channels]
 
     for start in range(0, h, rows):
+        if between is not None and start:
+            between()
         last = start + rows >= h
         y = x[:, :, start: start + rows]
         for i, layer in enumerate(body):
@@ -125,3 +117,24 @@ def streamed_forward(
             done += produced
     assert done == h, (done, h)
     return out
+
+
+class StreamedCompact(Streamed):
+    """Compact's row-streamed forward (see :func:`streamed_forward`)."""
+
+    takes_sink = True
+
+    def __init__(self, module: nn.Module, body: List[nn.Module]) -> None:
+        self.module = module
+        self.body = body
+        self.width = max((m.out_channels for m in body if isinstance(m, nn.Conv2d)), default=1)
+
+    def forward(self, x: torch.Tensor, between: Between = None, sink: Optional[Sink] = None) -> Optional[torch.Tensor]:
+        rows = band_rows(x.shape[-1], self.width, x.element_size())
+        return streamed_forward(self.module, self.body, x, rows, sink, between)
+
+
+def streamed(module: nn.Module) -> Optional[StreamedCompact]:
+    """The streamed forward of ``module``, or None if it is not a plain stack."""
+    body = stream_plan(module)
+    return None if body is None else StreamedCompact(module, body)

@@ -1,19 +1,72 @@
-"""What ``GenSRCompare`` does: PSNR / SSIM of two IMAGE batches, a difference
-heat-map, a side-by-side view and the UI records for compare-slider widgets."""
+"""GenSR Compare Images: PSNR / SSIM of two IMAGE batches, a difference
+heat-map, a side-by-side view, and the pair and the numbers for the UI."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
+
+from . import comfy_bridge
+from .comfy_io import CATEGORY, io, schema
+
+if TYPE_CHECKING:
+    import torch
+
+
+class GenSRCompare(io.ComfyNode):
+    """Compares two IMAGE batches."""
+
+    @classmethod
+    def define_schema(cls):
+        return schema(
+            node_id="GenSRCompare",
+            display_name="GenSR Compare Images",
+            category=CATEGORY,
+            description=(
+                "PSNR and SSIM between two images (or batches), a difference heat-map and a side-by-side view; "
+                "shows the pair for compare-slider widgets and the numbers on the node. image_b is resized to "
+                "image_a's size when they differ (noted in the text)."
+            ),
+            search_aliases=("psnr", "ssim", "difference", "image compare"),
+            is_output_node=True,  # runs (and shows its numbers) even with nothing connected
+            inputs=[
+                io.Image.Input("image_a", tooltip="Reference images (e.g. the ground truth or one upscaler's result)."),
+                io.Image.Input("image_b", tooltip="Images compared with image_a; resized to image_a's size when it differs."),
+            ],
+            outputs=[
+                io.Float.Output("psnr", tooltip="Peak signal-to-noise ratio in dB on RGB (higher = closer; inf when identical)."),
+                io.Float.Output(
+                    "ssim", tooltip="Structural similarity on RGB, mean over the batch (1 = identical; NaN below 11x11 pixels)."
+                ),
+                io.Image.Output("heatmap", tooltip="Per-pixel absolute difference: black = none, white = 0.25 or more."),
+                io.Image.Output("side_by_side", tooltip="image_a and image_b next to each other."),
+                # V3 ids must differ from input ids; the socket is still named "image_a".
+                io.Image.Output("image_a_out", display_name="image_a", tooltip="image_a, passed through unchanged."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, image_a: "torch.Tensor", image_b: "torch.Tensor"):
+        """The UI gets ``a_images`` and ``b_images`` (compare-slider convention),
+        ``images`` (the pair, for the plain preview) and ``text`` (the numbers)."""
+        result = compare(image_a, image_b)
+        device, dtype = comfy_bridge.intermediate_device(), comfy_bridge.intermediate_dtype()
+        heat = result.heatmap.to(device, dtype)
+        side = result.side_by_side.to(device, dtype)
+        ui: dict = {"text": [result.summary()]}
+        write = comfy_bridge.temp_image_writer()
+        if write is not None:
+            a_records = write(image_a, "gensr_compare_a")
+            b_records = write(result.image_b, "gensr_compare_b")
+            ui.update(a_images=a_records, b_images=b_records, images=a_records + b_records)
+        return io.NodeOutput(float(result.psnr), float(result.ssim), heat, side, image_a, ui=ui)
+
 
 #: Mean absolute difference (0..1) that the heat-map shows at full intensity.
 HEATMAP_FULL_SCALE = 0.25
 
 #: Heat-map colours from no difference to ``HEATMAP_FULL_SCALE`` (black, purple, red, orange, yellow, white).
-_RAMP = torch.tensor(
-    [[0.0, 0.0, 0.0], [0.35, 0.05, 0.55], [0.85, 0.15, 0.25], [1.0, 0.55, 0.0], [1.0, 0.9, 0.1], [1.0, 1.0, 1.0]]
-)
+_RAMP = ((0.0, 0.0, 0.0), (0.35, 0.05, 0.55), (0.85, 0.15, 0.25), (1.0, 0.55, 0.0), (1.0, 0.9, 0.1), (1.0, 1.0, 1.0))
 
 
 @dataclass
@@ -57,6 +110,8 @@ def _match_batches(a: torch.Tensor, b: torch.Tensor, notes: list[str]) -> tuple[
 
 def resize_to(b: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Resize a BHWC batch to ``height`` x ``width`` (bicubic, antialiased, clamped)."""
+    import torch.nn.functional as F
+
     x = b.movedim(-1, 1)
     x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
     return x.clamp(0, 1).movedim(1, -1)
@@ -65,11 +120,13 @@ def resize_to(b: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def heatmap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """BHWC RGB heat-map of the mean absolute difference per pixel, on a fixed
     scale (``HEATMAP_FULL_SCALE`` and above shows as white) so maps compare across runs."""
+    import torch
+
     d = ((a - b).abs().mean(-1) / HEATMAP_FULL_SCALE).clamp(0, 1)
     pos = d * (len(_RAMP) - 1)
     lo = pos.floor().long().clamp(max=len(_RAMP) - 2)
     t = (pos - lo).unsqueeze(-1)
-    ramp = _RAMP.to(a.device)
+    ramp = torch.tensor(_RAMP, device=a.device)
     return ramp[lo] * (1 - t) + ramp[lo + 1] * t
 
 
@@ -77,6 +134,8 @@ def compare(a: torch.Tensor, b: torch.Tensor) -> Comparison:
     """Compare BHWC batches ``a`` and ``b`` (0..1). ``b`` is resized to ``a``'s
     size when they differ, with a note saying so. PSNR / SSIM are on RGB, the
     mean over the batch (PSNR from the mean squared error of all frames)."""
+    import torch
+
     from ..sr_core.metrics import psnr, ssim
 
     for name, x in (("image_a", a), ("image_b", b)):

@@ -16,10 +16,6 @@ from typing import Optional
 
 import torch
 
-from ...sr_core.archs.rrdbnet import RRDBNet
-
-ARCH = RRDBNet.arch
-NAME = "RRDBNet (ESRGAN / Real-ESRGAN / BSRGAN)"
 
 
 def _from_esrgan(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -8,10 +8,6 @@ from typing import Optional
 
 import torch
 
-from ...sr_core.archs.compact import SRVGGNetCompact
-
-ARCH = SRVGGNetCompact.arch
-NAME = "SRVGGNetCompact (Real-ESRGAN Compact)"
 
 
 def detect(sd: dict[str, torch.Tensor]) -> Optional[tuple[dict, dict[str, torch.Tensor]]]:
