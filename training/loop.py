@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..sr_core.archs import build_generator
+from ..sr_core.archs.icnr import apply_icnr
 from ..weights import load_model, save_model
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -61,7 +62,16 @@ def amp_dtype(cfg: TrainConfig, device: torch.device) -> Optional[torch.dtype]:
 
 
 def build_generator_for(cfg: TrainConfig) -> nn.Module:
-    """A fresh generator, or the ``pretrained`` one (stage 2 starts from stage 1's export)."""
+    """A fresh generator, or the ``pretrained`` one (stage 2 starts from stage 1's export);
+    with ``cfg.icnr`` the convolutions before a pixel shuffle start with ICNR's
+    identical sub-pixel kernels (drawn afresh, or for pretrained weights their mean)."""
+    model = _generator(cfg)
+    if cfg.icnr:
+        apply_icnr(model, keep_weights=bool(cfg.pretrained))
+    return model
+
+
+def _generator(cfg: TrainConfig) -> nn.Module:
     if cfg.pretrained:
         model = load_model(cfg.pretrained)
         if model.scale != cfg.scale:
@@ -197,7 +207,11 @@ class Trainer:
         hr = hr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             out = self.model(lr)
-        loss, logs = self.losses.generator_loss(out.float(), hr, self.iteration)
+        ema_out = None
+        if self.cfg.ldl_weight:
+            with torch.no_grad():
+                ema_out = self.ema.module(lr).float()
+        loss, logs = self.losses.generator_loss(out.float(), hr, self.iteration, ema_out)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.cfg.grad_clip:
