@@ -25,7 +25,7 @@ class ProgressLine:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if self.tty else log_interval
         self.first: Optional[tuple[int, float]] = None
-        self.last_draw = 0.0
+        self.last_draw: Optional[float] = None
         self.loss: Optional[float] = None
         self.extra = ""
         self.drawn = False
@@ -49,7 +49,7 @@ class ProgressLine:
         self.loss = loss if self.loss is None else 0.9 * self.loss + 0.1 * loss
         if not self.enabled:
             return
-        if now - self.last_draw < self.interval and iteration < self.total:
+        if self.last_draw is not None and now - self.last_draw < self.interval and iteration < self.total:
             return
         self.last_draw = now
         if self.tty:
