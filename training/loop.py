@@ -290,7 +290,8 @@ class Trainer:
                     last_val = self.validate()
                     if last_val:
                         self.log({"iteration": self.iteration, "validation": last_val})
-                        progress.note(f"val psnr {last_val['psnr']:.2f} dB (bicubic {last_val['bicubic_psnr']:.2f})")
+                        progress.note(f"val psnr {last_val['psnr']:.2f} dB (bicubic {last_val['bicubic_psnr']:.2f}), "
+                                      f"grid {last_val['grid_db']:.1f} dB, HF ratio {last_val['hf_ratio']:.3f}")
                 if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
                     self.save_checkpoint()
                     if self.is_main:
