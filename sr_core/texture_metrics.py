@@ -56,10 +56,15 @@ def _window(power: torch.Tensor, centre: tuple[int, int], half: int) -> torch.Te
     return power[rows][:, cols]
 
 
+def min_size(scale: int) -> int:
+    """The smallest side (pixels) the grid measure accepts at ``scale``."""
+    return scale * (2 * RING_OUTER_HALF + 1)
+
+
 def _check_size(shape: tuple[int, int], scale: int) -> None:
     if scale < 2:
         raise ValueError(f"the grid measure needs a scale of at least 2, got {scale}")
-    need = scale * (2 * RING_OUTER_HALF + 1)
+    need = min_size(scale)
     if min(shape) < need:
         raise ValueError(f"the grid measure at x{scale} needs images of at least {need}x{need} pixels "
                          f"(the rings around its frequencies must not overlap), got {shape[0]}x{shape[1]}")

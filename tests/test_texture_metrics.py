@@ -148,3 +148,18 @@ def test_evaluation_reports_the_diagnostics(tmp_path):
     assert 0 < same.hf_ratio < 0.2
     [grid] = evaluate_images(gridded, [tmp_path / "a.png"], 4)
     assert grid.grid_db > same.grid_db + 15
+
+
+def test_images_too_small_for_the_grid_are_left_out_not_fatal(tmp_path):
+    # 48 px - 2 * 4 border = 40 px < 52 px: no texture scores for it, the averages use the other image.
+    from gensr.training.validation import summarise
+
+    g = torch.Generator().manual_seed(4)
+    for name, size in (("small", 48), ("large", 96)):
+        img = torch.rand(size, size, 3, generator=g).mul(255).byte().numpy()
+        Image.fromarray(img).save(tmp_path / f"{name}.png")
+    up = lambda x: torch.nn.functional.interpolate(x, scale_factor=4, mode="nearest")  # noqa: E731
+    small, large = evaluate_images(up, [tmp_path / "small.png", tmp_path / "large.png"], 4)
+    assert math.isnan(small.grid_db) and math.isnan(small.hf_ratio) and math.isfinite(small.psnr)
+    avg = summarise([small, large])
+    assert avg["grid_db"] == pytest.approx(large.grid_db) and avg["hf_ratio"] == pytest.approx(large.hf_ratio)

@@ -4,6 +4,7 @@ images, beside the bicubic baseline, with LR inputs made by MATLAB-style
 bicubic downscaling."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -14,7 +15,7 @@ from PIL import Image
 
 from ..sr_core.imresize import imresize_uint8
 from ..sr_core.metrics import crop_border, rgb_to_y, y_psnr_ssim
-from ..sr_core.texture_metrics import grid_db, hf_ratio
+from ..sr_core.texture_metrics import grid_db, hf_ratio, min_size
 from .data import find_images, load_rgb_or_grey, mod_crop
 
 
@@ -41,9 +42,22 @@ def _y_plane(x: torch.Tensor, border: int) -> torch.Tensor:
 
 
 def texture_scores(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[float, float]:
-    """(grid dB, high-frequency ratio) of an 8-bit CHW ``sr`` against ``hr``."""
+    """(grid dB, high-frequency ratio) of an 8-bit CHW ``sr`` against ``hr``;
+    NaN for images too small for the measure (or x1, or a flat ground truth)."""
     y_sr, y_hr = _y_plane(sr, scale), _y_plane(hr, scale)
-    return grid_db(y_sr, scale), hf_ratio(y_sr, y_hr, scale)
+    if scale < 2 or min(y_sr.shape) < min_size(scale):
+        return math.nan, math.nan
+    try:
+        ratio = hf_ratio(y_sr, y_hr, scale)
+    except ValueError:  # nothing above a quarter of the sampling rate in the ground truth
+        ratio = math.nan
+    return grid_db(y_sr, scale), ratio
+
+
+def _mean(values: Sequence[float]) -> float:
+    """Mean of the values that are not NaN (NaN when none is)."""
+    kept = [v for v in values if not math.isnan(v)]
+    return float(np.mean(kept)) if kept else math.nan
 
 
 @torch.no_grad()
@@ -82,10 +96,10 @@ def summarise(scores: Sequence[ImageScore]) -> dict[str, float]:
         "ssim": float(np.mean([s.ssim for s in scores])),
         "bicubic_psnr": float(np.mean([s.bicubic_psnr for s in scores])),
         "bicubic_ssim": float(np.mean([s.bicubic_ssim for s in scores])),
-        "grid_db": float(np.mean([s.grid_db for s in scores])),
-        "hf_ratio": float(np.mean([s.hf_ratio for s in scores])),
-        "bicubic_grid_db": float(np.mean([s.bicubic_grid_db for s in scores])),
-        "bicubic_hf_ratio": float(np.mean([s.bicubic_hf_ratio for s in scores])),
+        "grid_db": _mean([s.grid_db for s in scores]),
+        "hf_ratio": _mean([s.hf_ratio for s in scores]),
+        "bicubic_grid_db": _mean([s.bicubic_grid_db for s in scores]),
+        "bicubic_hf_ratio": _mean([s.bicubic_hf_ratio for s in scores]),
         "images": len(scores),
     }
 
