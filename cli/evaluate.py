@@ -1,7 +1,8 @@
 """Evaluate a model the way SR papers do: LR inputs made from HR images with
 MATLAB-style antialiased bicubic, Y-channel PSNR / SSIM with a border of
-`scale` pixels cropped, beside plain bicubic upscaling. Table on screen, JSON
-with --json."""
+`scale` pixels cropped, beside plain bicubic upscaling; plus GenSR's texture
+diagnostics (grid dB, high-frequency ratio; sr_core/texture_metrics.py).
+Table on screen, JSON with --json."""
 from __future__ import annotations
 
 import argparse
@@ -48,10 +49,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     for name, result in report["datasets"].items():
-        print(f"\n{name} (x{scale}, Y channel, border {scale} px cropped)")
-        print(f"{'image':<24}{'PSNR':>9}{'SSIM':>9}{'bicubic PSNR':>15}{'bicubic SSIM':>15}")
-        for s in result["images"]:
-            print(f"{s['name']:<24}{s['psnr']:>9.2f}{s['ssim']:>9.4f}{s['bicubic_psnr']:>15.2f}{s['bicubic_ssim']:>15.4f}")
-        a = result["average"]
-        print(f"{'average':<24}{a['psnr']:>9.2f}{a['ssim']:>9.4f}{a['bicubic_psnr']:>15.2f}{a['bicubic_ssim']:>15.4f}")
+        print(f"\n{name} (x{scale}, Y channel, border {scale} px cropped; bicubic in brackets)")
+        print(f"{'image':<24}{'PSNR':>17}{'SSIM':>19}{'grid dB':>17}{'HF ratio':>17}")
+        for row in [*result["images"], {"name": "average", **result["average"]}]:
+            print(_table_row(row))
     return 0
+
+
+def _table_row(s: dict) -> str:
+    return (f"{s['name']:<24}{s['psnr']:>8.2f} ({s['bicubic_psnr']:>5.2f}){s['ssim']:>9.4f} ({s['bicubic_ssim']:.4f})"
+            f"{s['grid_db']:>8.1f} ({s['bicubic_grid_db']:>5.1f}){s['hf_ratio']:>9.3f} ({s['bicubic_hf_ratio']:.3f})")

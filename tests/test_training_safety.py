@@ -42,8 +42,8 @@ def poison_generator_loss(trainer: Trainer, at: int) -> None:
     """Make the generator loss NaN (through the graph, so its gradients are NaN too) at 0-based iteration ``at``."""
     real = trainer.losses.generator_loss
 
-    def loss(out, hr, iteration):
-        value, logs = real(out, hr, iteration)
+    def loss(out, hr, iteration, *rest):
+        value, logs = real(out, hr, iteration, *rest)
         if iteration == at:
             value = value * float("nan")
             logs["loss"] = float(value.detach())

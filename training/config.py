@@ -18,6 +18,7 @@ class TrainConfig:
     arch_config: dict = field(default_factory=dict)
     scale: int = 4
     pretrained: Optional[str] = None  # generator weights to start from (stage 2 starts from stage 1)
+    icnr: bool = False  # ICNR: one kernel for all sub-pixels of a pixel-shuffle conv (pretrained: their mean)
     # data
     data: list = field(default_factory=list)  # HR image folders (recursive)
     lr_data: Optional[str] = None  # optional paired LR folder (same relative file names)
@@ -43,6 +44,7 @@ class TrainConfig:
     amp: str = "auto"  # "auto", "off", "bf16", "fp16"
     channels_last: bool = True
     # losses: L = perceptual_weight * L_perceptual + pixel_weight * L_pixel + adv_weight * L_adv
+    #             + ldl_weight * L_artifact
     pixel_loss: str = "l1"  # "l1" or "charbonnier"
     pixel_weight: float = 1.0
     gt_usm: bool = False  # unsharp-mask the targets of the pixel and perceptual losses (Real-ESRGAN)
@@ -50,6 +52,7 @@ class TrainConfig:
     perceptual_layers: dict = field(default_factory=dict)  # {} = the default VGG19 layer weights
     perceptual_weights_source: Optional[str] = None  # VGG19 weights: a path or hf:// source
     adv_weight: float = 0.0
+    ldl_weight: float = 0.0  # LDL artefact loss (Liang et al. 2022; 1.0 in their recipe), needs the EMA output
     gan: bool = False
     gan_loss: str = "vanilla"  # "vanilla", "ragan" or "hinge"
     discriminator: str = "unet"  # "unet" or "vgg"

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..sr_core.archs import build_generator
+from ..sr_core.archs.icnr import apply_icnr
 from ..weights import load_model, save_model
 from .checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -62,7 +63,16 @@ def amp_dtype(cfg: TrainConfig, device: torch.device) -> Optional[torch.dtype]:
 
 
 def build_generator_for(cfg: TrainConfig) -> nn.Module:
-    """A fresh generator, or the ``pretrained`` one (stage 2 starts from stage 1's export)."""
+    """A fresh generator, or the ``pretrained`` one (stage 2 starts from stage 1's export);
+    with ``cfg.icnr`` the convolutions before a pixel shuffle start with ICNR's
+    identical sub-pixel kernels (drawn afresh, or for pretrained weights their mean)."""
+    model = _generator(cfg)
+    if cfg.icnr:
+        apply_icnr(model, keep_weights=bool(cfg.pretrained))
+    return model
+
+
+def _generator(cfg: TrainConfig) -> nn.Module:
     if cfg.pretrained:
         model = load_model(cfg.pretrained)
         if model.scale != cfg.scale:
@@ -214,7 +224,11 @@ class Trainer:
         hr = hr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             out = self.model(lr)
-        loss, logs = self.losses.generator_loss(out.float(), hr, self.iteration)
+        ema_out = None
+        if self.cfg.ldl_weight:  # the LDL artefact map compares with the EMA model's output
+            with torch.no_grad():
+                ema_out = self.ema.module(lr).float()
+        loss, logs = self.losses.generator_loss(out.float(), hr, self.iteration, ema_out)
         if any_rank(not math.isfinite(logs["loss"]), self.device):  # every rank skips or stops together
             return self._non_finite(NonFiniteLoss("loss", logs["loss"]))
         self.opt_g.zero_grad(set_to_none=True)
@@ -323,7 +337,8 @@ class Trainer:
                     val = self.validate()
                     self._validated(val)
                     if val:
-                        progress.note(f"val psnr {val['psnr']:.2f} dB (bicubic {val['bicubic_psnr']:.2f})")
+                        progress.note(f"val psnr {val['psnr']:.2f} dB (bicubic {val['bicubic_psnr']:.2f}), "
+                                      f"grid {val['grid_db']:.1f} dB, HF ratio {val['hf_ratio']:.3f}")
                 if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
                     self.save_checkpoint()
                     if self.is_main:

@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..sr_core.discriminators import build_discriminator
-from ..sr_core.losses import PerceptualLoss, discriminator_loss, generator_adversarial_loss, pixel_loss
+from ..sr_core.losses import PerceptualLoss, discriminator_loss, generator_adversarial_loss, ldl_loss, pixel_loss
 from ..sr_core.losses.adversarial import check_gan_loss
 from .config import TrainConfig
 from .degradations.sharpen import usm_sharpen
@@ -124,7 +124,9 @@ class GeneratorLosses:
         with _autocast(self.device, self.amp):
             return self.discriminator(x.contiguous(memory_format=self.memory_format)).float()
 
-    def generator_loss(self, out: torch.Tensor, hr: torch.Tensor, iteration: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_loss(self, out: torch.Tensor, hr: torch.Tensor, iteration: int,
+                       ema_out: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """``ema_out``: the EMA generator's output for the same input (needed when ``cfg.ldl_weight``)."""
         cfg = self.cfg
         logs: dict[str, float] = {}
         loss = out.new_zeros(())
@@ -138,6 +140,12 @@ class GeneratorLosses:
                 l_per = self.perceptual(out, target)
             loss = loss + cfg.perceptual_weight * l_per.float()
             logs["l_percep"] = float(l_per.detach())
+        if cfg.ldl_weight:
+            if ema_out is None:
+                raise ValueError("ldl_weight needs the EMA generator's output (ema_out)")
+            l_ldl = ldl_loss(out, hr, ema_out)
+            loss = loss + cfg.ldl_weight * l_ldl
+            logs["l_ldl"] = float(l_ldl.detach())
         if self.discriminator is not None:
             for p in self.discriminator.parameters():
                 p.requires_grad_(False)

@@ -51,6 +51,10 @@ class SRVGGNetCompact(nn.Module):
         layers.append(nn.Conv2d(num_feat, out_channels * scale * scale, 3, 1, 1))
         self.body = nn.Sequential(*layers)
 
+    def pixel_shuffle_convs(self) -> list[tuple[nn.Conv2d, int]]:
+        """The convolutions whose output goes to a pixel shuffle, with its factor (for ICNR)."""
+        return [(self.body[-1], self.scale)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.pixel_shuffle(self.body(x), self.scale)
         base = F.interpolate(x, scale_factor=self.scale, mode="nearest")
