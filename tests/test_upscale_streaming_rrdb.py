@@ -7,8 +7,8 @@ import torch
 
 import gensr
 from gensr.sr_core.archs import RRDBNet
-from gensr.sr_core.upscale.runner import Runner
-from gensr.sr_core.upscale.adapter import model_spec
+from gensr.sr_core.upscale.run import Runner
+from gensr.sr_core.upscale.spec import model_spec
 from gensr.sr_core.archs.rrdbnet.streamed import banded_forward, supports_banding
 
 
