@@ -1,0 +1,130 @@
+"""Devices: the model's device and the output's device may differ in every
+combination (a GPU model writing into ComfyUI's CPU IMAGE is the common case),
+checked on a strict pretend second device (tests/second_device.py), and the
+model's converted weights are made once per (model, device, dtype) and kept
+while the model lives."""
+from __future__ import annotations
+
+import copy
+import gc
+import itertools
+
+import pytest
+import torch
+
+from gensr.sr_core.archs import SRVGGNetCompact
+from gensr.sr_core.upscale import converted_weights_bytes, forget_converted_weights, upscale
+from gensr.sr_core.upscale import run as run_mod
+from second_device import OnDevice, second_device
+
+SECOND = "meta"
+
+
+def _compact(seed=0):
+    torch.manual_seed(seed)
+    return SRVGGNetCompact(num_feat=8, num_conv=2, scale=2).eval()
+
+
+def _direct(model, x):
+    with torch.no_grad():
+        return model(x).clamp(0, 1)
+
+
+def _on(x, where):
+    return x.to(torch.device(SECOND)) if where == "second" else x
+
+
+def _cpu(t):
+    return t.to("cpu") if isinstance(t, OnDevice) else t
+
+
+@pytest.mark.parametrize("compute, image_at, out_at", list(itertools.product(("cpu", "second"), repeat=3)))
+def test_every_device_combination_writes_the_same_result(monkeypatch, compute, image_at, out_at):
+    model = _compact()
+    x = torch.rand(2, 3, 20, 26, generator=torch.Generator().manual_seed(1))
+    alpha = torch.rand(2, 1, 20, 26, generator=torch.Generator().manual_seed(2))
+    ref = _direct(model, x)
+    with second_device(monkeypatch) as mode:
+        image = _on(torch.cat((x, alpha), 1), image_at)  # RGBA: alpha takes its own path to the output
+        device = torch.device(SECOND) if compute == "second" else torch.device("cpu")
+        out_device = torch.device(SECOND) if out_at == "second" else torch.device("cpu")
+        out = upscale(model, image, tile=16, precision="fp32", device=device, out_device=out_device,
+                      memory_budget=1 << 26, channels_last=False)
+        out8 = upscale(model, image, tile=16, precision="fp32", device=device, out_device=out_device,
+                       memory_budget=1 << 26, channels_last=False, out_dtype=torch.uint8)
+        assert out.device.type == out_device.type and out8.device.type == out_device.type
+        out, out8 = _cpu(out), _cpu(out8)
+    assert mode.mixed_ops == []
+    assert out.shape == (2, 4, 40, 52)
+    assert float((out[:, :3] - ref).abs().max()) < 1e-5
+    assert torch.equal(out8[:, :3], (ref * 255).round().to(torch.uint8))
+    assert float(out[:, 3:].min()) >= 0 and float(out[:, 3:].max()) <= 1
+
+
+def test_a_caller_out_on_the_cpu_from_a_second_device_model(monkeypatch):
+    """The GenSR Upscale node's case: the model on the GPU, frames written
+    straight into a CPU batch (BHWC) with ``out=``."""
+    model = _compact()
+    frames = torch.rand(2, 18, 22, 3, generator=torch.Generator().manual_seed(3))
+    result = torch.zeros(2, 36, 44, 3)
+    with second_device(monkeypatch):
+        gpu_model = copy.deepcopy(model).to(torch.device(SECOND))
+        for i in range(2):
+            upscale(gpu_model, frames[i: i + 1], out=result[i: i + 1], tile=10, overlap=4, precision="fp32",
+                    memory_budget=1 << 26)
+    ref = _direct(model, frames.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+    assert float((result - ref).abs().max()) < 1e-5
+
+
+def test_weights_are_converted_once_across_calls_and_frames(monkeypatch):
+    model = _compact()
+    copies = []
+    real_deepcopy = copy.deepcopy
+    monkeypatch.setattr(run_mod.copy, "deepcopy", lambda m: copies.append(m) or real_deepcopy(m))
+    x = torch.rand(3, 3, 14, 14, generator=torch.Generator().manual_seed(4))
+    first = upscale(model, x, precision="bf16", tile=10)
+    for _ in range(4):
+        again = upscale(model, x, precision="bf16", tile=10)
+    assert len(copies) == 1, "one bf16 copy for 5 calls of 3 frames"
+    assert torch.equal(first, again)
+    # The copy is counted: the model's parameters and buffers in bf16.
+    numel = sum(t.numel() for t in list(model.parameters()) + list(model.buffers()))
+    assert converted_weights_bytes(model) == 2 * numel
+    assert converted_weights_bytes(model, "cpu") == 2 * numel
+    assert run_mod.weights_memory_required(model, "cpu", "bf16") == 2 * numel
+    assert run_mod.weights_memory_required(model, "cpu", "fp32") == 0  # runs as it is
+
+    # Moving the model (new tensors, same values), as ComfyUI does, keeps the copy.
+    model.double().float()
+    upscale(model, x, precision="bf16", tile=10)
+    assert len(copies) == 1
+    # Changed weights make a new copy, and the result follows them.
+    with torch.no_grad():
+        model.body[0].weight.mul_(0.5)
+    changed = upscale(model, x, precision="bf16", tile=10)
+    assert len(copies) == 2 and not torch.equal(changed, first)
+    assert converted_weights_bytes(model) == 2 * numel  # the stale copy was replaced, not kept
+
+
+def test_converted_weights_live_as_long_as_the_model():
+    forget_converted_weights()
+    model = _compact(seed=5)
+    upscale(model, torch.rand(1, 3, 12, 12), precision="bf16")
+    assert converted_weights_bytes() > 0
+    del model
+    gc.collect()
+    assert converted_weights_bytes() == 0
+
+
+def test_the_cache_survives_a_round_trip_to_another_device(monkeypatch):
+    model = _compact(seed=6)
+    copies = []
+    real_deepcopy = copy.deepcopy
+    monkeypatch.setattr(run_mod.copy, "deepcopy", lambda m: copies.append(m) or real_deepcopy(m))
+    x = torch.rand(1, 3, 12, 12)
+    with second_device(monkeypatch):
+        upscale(model, x, precision="bf16", device="cpu")
+        model.to(torch.device(SECOND))  # ComfyUI loads the model on the GPU ...
+        model.to("cpu")  # ... and offloads it again
+        upscale(model, x, precision="bf16", device="cpu")
+    assert len(copies) == 1
