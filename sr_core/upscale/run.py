@@ -351,7 +351,7 @@ class _Execution:
                 try:
                     self.plan, regrid = backoff(self.plan, group + list(queue), self.context, self.options.overlap)
                 except UpscaleOutOfMemory as oom:
-                    raise UpscaleOutOfMemory(f"{oom}. Last error: {failed}") from None
+                    raise UpscaleOutOfMemory(str(oom) if "Last error" in str(oom) else f"{oom}. Last error: {failed}") from None
                 queue = deque(regrid)
                 self.total = self.done + len(queue) + (plan.batch - b - 1) * len(self.plan.tiles)
                 continue
