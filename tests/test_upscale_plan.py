@@ -200,3 +200,22 @@ def test_rules_and_tile_hold_after_a_forced_backoff():
     with torch.no_grad():  # the padding rule of the model, as the engine pads: reflect to a multiple of 4
         ref = inner(torch.nn.functional.pad(x, (0, 2, 0, 2), mode="reflect"))[..., :100, :92].clamp(0, 1)
     assert float((out - ref).abs().max()) < 1e-5
+
+
+def test_the_cli_prints_the_tile_warning_once(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from gensr.cli import main
+    from gensr.weights import save_model
+
+    model_file = tmp_path / "tiny-x2.safetensors"
+    save_model(_compact(), model_file)
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        Image.fromarray((rng.random((30, 30, 3)) * 255).astype(np.uint8)).save(tmp_path / name)
+    rc = main(["upscale", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out"),
+               "--model", str(model_file), "--tile", "8", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert err.count("gensr upscale: warning: tile 8x8 leaves room for only 3 px") == 1, err
