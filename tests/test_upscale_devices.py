@@ -128,3 +128,25 @@ def test_the_cache_survives_a_round_trip_to_another_device(monkeypatch):
         model.to("cpu")  # ... and offloads it again
         upscale(model, x, precision="bf16", device="cpu")
     assert len(copies) == 1
+
+
+def test_threads_follow_what_the_cpu_has_free_and_are_restored(monkeypatch):
+    from gensr.sr_core.upscale import devices
+
+    monkeypatch.setattr(devices, "_our_cpus", lambda: 4)
+    seen = []
+    model = _compact()
+    spy = lambda d, t: seen.append(torch.get_num_threads())  # noqa: E731 - progress runs inside the call
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 3)  # three other busy threads
+        upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
+        assert seen[-1] == 1 and torch.get_num_threads() == 4
+        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 0)  # a quiet machine: all of them
+        upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
+        assert seen[-1] == 4
+        upscale(model, torch.rand(1, 3, 8, 8), progress=spy, threads=2)
+        assert seen[-1] == 2 and torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)

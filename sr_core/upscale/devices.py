@@ -172,16 +172,19 @@ def threads_for_call(requested: Union[str, int]) -> int:
     process make every region wait for the scheduler: fewer threads run faster."""
     if requested != "auto":
         return int(requested)
-    return max(1, min(torch.get_num_threads(), free_cpus()))
+    have = torch.get_num_threads()
+    return 1 if have == 1 else max(1, min(have, free_cpus()))
 
 
-_THREADS_LOCK = threading.Lock()
+_THREADS_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
 def cpu_threads(n: int) -> Iterator[None]:
     """torch's intra-op thread count set to ``n`` for the block and restored
-    after it (torch's count is process-wide: calls that change it are serialised)."""
+    after it. torch's count is process-wide: calls that change it are
+    serialised (a lock held for the block), so two upscales in two threads
+    never change it under each other."""
     if n == torch.get_num_threads():
         yield
         return
