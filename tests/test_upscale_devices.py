@@ -150,3 +150,51 @@ def test_threads_follow_what_the_cpu_has_free_and_are_restored(monkeypatch):
         assert seen[-1] == 2 and torch.get_num_threads() == 4
     finally:
         torch.set_num_threads(before)
+
+
+def test_staged_copies_are_complete_when_the_writer_finishes(monkeypatch):
+    """The CUDA-to-CPU path of the writer (pinned staging, copies that finish
+    later), with stand-ins for CUDA's streams and events: the output holds
+    every result once ``finish`` returns, and at most ``in_flight`` copies wait."""
+    from gensr.sr_core.upscale import write
+
+    events = []
+
+    class Event:  # a copy that completes only when waited for
+        def __init__(self):
+            self.done = False
+            events.append(self)
+
+        def record(self, stream=None):
+            pass
+
+        def query(self):
+            return self.done
+
+        def synchronize(self):
+            self.done = True
+
+    class Stream:
+        def __init__(self, *a, **k):
+            pass
+
+        def wait_stream(self, other):
+            pass
+
+    import contextlib
+
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.Tensor, "record_stream", lambda self, s: None)
+    monkeypatch.setattr(write, "same_device", lambda a, b: False)  # results "come from the GPU"
+    out = torch.zeros(1, 3, 8, 32, dtype=torch.uint8)
+    w = write.Writer(out, torch.device("cuda", 0), clamp=True, in_flight=2)
+    parts = [torch.rand(3, 8, 4) for _ in range(8)]
+    for i, p in enumerate(parts):
+        w.put(0, slice(0, 3), (0, 8, 4 * i, 4 * i + 4), p)
+        assert len(w.pending) <= 2
+    w.finish()
+    assert not w.pending and all(e.done for e in events)
+    assert torch.equal(out[0], torch.cat([(p.clamp(0, 1) * 255).round().to(torch.uint8) for p in parts], -1))

@@ -74,7 +74,7 @@ class Writer:
         spare = self.spare.get(key)
         if spare:
             return spare.pop()
-        return torch.empty(y.shape, dtype=y.dtype, pin_memory=True)
+        return torch.empty(y.shape, dtype=y.dtype, pin_memory=torch.cuda.is_available())
 
     def _copy_async(self, y: torch.Tensor, dst: torch.Tensor) -> None:
         staging = self._staging(y)
