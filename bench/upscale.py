@@ -247,7 +247,7 @@ def _busy() -> subprocess.Popen:
 def run_child(method: str, arch: str, size: int, threads: int, cold: bool = False, root: str = "",
               loaded: bool = False) -> dict:
     if method == "before":
-        method, root = "gensr", root
+        method = "gensr"  # from the checkout given as root
     cmd = [sys.executable, __file__, "--child", method, "--arch", arch, "--size", str(size)]
     if root:
         cmd += ["--root", root]
