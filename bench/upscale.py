@@ -219,7 +219,7 @@ def child(args: argparse.Namespace) -> None:
         if args.method == "comfy":
             return comfy_upscale_node(model, img)
         if args.method == "gensr":
-            return gensr.upscale(model, img)
+            return gensr.upscale(model, img, precision=args.precision)
         return gensr.upscale(model, img, out_dtype=torch.uint8)  # memory: uint8 in, uint8 out
 
     if not args.cold:  # as in a running ComfyUI: the model has been used once already
@@ -245,10 +245,10 @@ def _busy() -> subprocess.Popen:
 
 
 def run_child(method: str, arch: str, size: int, threads: int, cold: bool = False, root: str = "",
-              loaded: bool = False) -> dict:
+              loaded: bool = False, precision: str = "auto") -> dict:
     if method == "before":
         method = "gensr"  # from the checkout given as root
-    cmd = [sys.executable, __file__, "--child", method, "--arch", arch, "--size", str(size)]
+    cmd = [sys.executable, __file__, "--child", method, "--arch", arch, "--size", str(size), "--precision", precision]
     if root:
         cmd += ["--root", root]
     if cold:
@@ -281,7 +281,8 @@ def bench(args: argparse.Namespace) -> None:
         cfg = CONFIGS[name]
         size = max(16, int(round(cfg["size"] * args.size_scale)))
         methods = ["comfy", "gensr"] + (["before"] if args.before else [])
-        labels = {"comfy": "ComfyUI algorithm (fp32)", "gensr": "gensr.upscale (auto)", "before": "gensr --before (auto)"}
+        labels = {"comfy": "ComfyUI algorithm (fp32)", "gensr": f"gensr.upscale ({args.precision})",
+                  "before": f"gensr --before ({args.precision})"}
         mp = size * size / 1e6
         best = {}
         for loaded in ([False, True] if args.loaded else [False]):
@@ -289,7 +290,7 @@ def bench(args: argparse.Namespace) -> None:
             for _ in range(args.repeats):
                 for method in methods:
                     r = run_child(method, cfg["arch"], size, args.threads, args.cold,
-                                  args.before if method == "before" else "", loaded)
+                                  args.before if method == "before" else "", loaded, args.precision)
                     runs[method].append(r)
                     print(f"  {name} {method}{' (loaded)' if loaded else ''}: {r['seconds']:.2f} s, "
                           f"peak RSS {_mib(r['peak_rss_kib']):.0f} MiB", flush=True)
@@ -348,6 +349,8 @@ def main() -> None:
                    help="models for --memory-check")
     p.add_argument("--cold", action="store_true",
                    help="time the first call of a fresh process (default: both methods warmed up on a 64x64 crop)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="gensr's precision (default auto: bf16 on CPUs with native bf16)")
     p.add_argument("--loaded", action="store_true", help="also time with one competing busy process")
     p.add_argument("--before", default="", help="also time gensr from this checkout (before/after ratios)")
     p.add_argument("--skip-ceiling", action="store_true", help="skip the FLOPs / conv-throughput line")
