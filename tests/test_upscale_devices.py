@@ -131,23 +131,32 @@ def test_the_cache_survives_a_round_trip_to_another_device(monkeypatch):
 
 
 def test_threads_follow_what_the_cpu_has_free_and_are_restored(monkeypatch):
+    from gensr.sr_core.archs import bands
     from gensr.sr_core.upscale import devices
 
     monkeypatch.setattr(devices, "_our_cpus", lambda: 4)
     seen = []
     model = _compact()
-    spy = lambda d, t: seen.append(torch.get_num_threads())  # noqa: E731 - progress runs inside the call
+    normal = bands.band_rows(64, 8)
+
+    def spy(done, total):  # progress runs inside the call: (threads, band height factor)
+        seen.append((torch.get_num_threads(), bands.band_rows(64, 8) // normal))
+
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(4)
-        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 3)  # three other busy threads
+        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 3)  # three of our four CPUs busy
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
-        assert seen[-1] == 1 and torch.get_num_threads() == 4
+        assert seen[-1] == (1, 1) and torch.get_num_threads() == 4
         monkeypatch.setattr(devices, "_running_elsewhere", lambda: 0)  # a quiet machine: all of them
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
-        assert seen[-1] == 4
+        assert seen[-1] == (4, 1)
+        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 9)  # oversubscribed: our share, tall bands
+        upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
+        assert seen[-1] == (4, devices.OVERSUBSCRIBED_BANDS)
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy, threads=2)
-        assert seen[-1] == 2 and torch.get_num_threads() == 4
+        assert seen[-1] == (2, 1) and torch.get_num_threads() == 4
+        assert bands.band_rows(64, 8) == normal, "bands back to normal after the call"
     finally:
         torch.set_num_threads(before)
 

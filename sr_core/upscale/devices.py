@@ -149,11 +149,9 @@ def _running_elsewhere() -> int:
     return max(0, running - ours)
 
 
-def free_cpus(samples: int = 3, gap: float = 0.002) -> int:
-    """CPUs of ours that other work is not using now (at least 1): our CPU
-    affinity less the threads other processes keep runnable (the least of a
-    few quick samples, so a passing burst does not count)."""
-    cpus = _our_cpus()
+def busy_elsewhere(samples: int = 3, gap: float = 0.002) -> int:
+    """Threads other processes keep runnable now (the least of a few quick
+    samples, so a passing burst does not count; 0 where /proc is missing)."""
     try:
         busy = []
         for i in range(samples):
@@ -161,19 +159,42 @@ def free_cpus(samples: int = 3, gap: float = 0.002) -> int:
                 time.sleep(gap)
             busy.append(_running_elsewhere())
     except (OSError, ValueError, IndexError):
-        return cpus
-    return max(1, cpus - min(busy))
+        return 0
+    return min(busy)
 
 
-def threads_for_call(requested: Union[str, int]) -> int:
-    """CPU threads for one upscale: ``requested``, or with ``"auto"`` torch's
-    thread count capped by the CPUs free now. Each parallel region waits for
-    its slowest thread, so threads that would share a CPU with another busy
-    process make every region wait for the scheduler: fewer threads run faster."""
+#: Band height factor when the CPUs are oversubscribed (see ``cpu_plan``).
+OVERSUBSCRIBED_BANDS = 16
+
+
+def cpu_plan(requested: Union[str, int]) -> Tuple[int, int]:
+    """(threads, band height factor) for one upscale on the CPU.
+
+    Every parallel region waits for its slowest thread, so a thread that
+    shares a CPU with another busy process stalls all the others. With
+    ``"auto"``: on a quiet machine, torch's thread count; when some of our
+    CPUs are busy, only the free ones (no thread waits for the scheduler);
+    when every CPU is busy anyway (at least as many other runnable threads
+    as CPUs), torch's thread count again (the scheduler shares CPUs per
+    thread) with bands 16 times taller, so there are few, large parallel
+    regions to stall. A number of threads is used as given, with normal bands."""
     if requested != "auto":
-        return int(requested)
+        return int(requested), 1
     have = torch.get_num_threads()
-    return 1 if have == 1 else max(1, min(have, free_cpus()))
+    if have == 1:
+        return 1, 1
+    cpus = _our_cpus()
+    others = busy_elsewhere()
+    if others == 0:
+        return have, 1
+    if others < cpus:
+        return max(1, min(have, cpus - others)), 1
+    return have, OVERSUBSCRIBED_BANDS
+
+
+def free_cpus() -> int:
+    """CPUs of ours that other work is not using now (at least 1)."""
+    return max(1, _our_cpus() - busy_elsewhere())
 
 
 _THREADS_LOCK = threading.RLock()

@@ -15,10 +15,11 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from ..archs.bands import larger_bands
 from ..archs.registry import Sink, architecture_of
 from .devices import (
-    DeviceLike, auto_dtype, checked_precision, cpu_threads, is_oom, parse_precision, release_cached_memory,
-    resolve_device, same_device, threads_for_call,
+    DeviceLike, auto_dtype, checked_precision, cpu_plan, cpu_threads, is_oom, parse_precision, release_cached_memory,
+    resolve_device, same_device,
 )
 from .errors import UpscaleCancelled, UpscaleOutOfMemory
 from .measure import (
@@ -435,8 +436,8 @@ def upscale(model: Any, image: torch.Tensor, options: Optional[UpscaleOptions] =
     channels = ChannelPlan(x.shape[1], spec)
     dev = resolve_device(opts.device, _model_device(spec, x.device))
     use_cl = wants_channels_last(dev) if opts.channels_last == "auto" else bool(opts.channels_last)
-    threads = threads_for_call(opts.threads) if dev.type == "cpu" else torch.get_num_threads()
-    with cpu_threads(threads), torch.no_grad():
+    threads, bands = cpu_plan(opts.threads) if dev.type == "cpu" else (torch.get_num_threads(), 1)
+    with cpu_threads(threads), larger_bands(bands), torch.no_grad():
         dtype = _precision(spec, dev, opts, use_cl)
         runner = Runner(spec, dev, dtype, use_cl)
         facts, budget = _facts(spec, runner, channels, opts, dev, dtype)
