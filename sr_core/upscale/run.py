@@ -118,17 +118,18 @@ def converted_weights_bytes(model: Any = None, device: DeviceLike = None) -> int
 
 
 def weights_memory_required(model: Any, device: DeviceLike, precision: Any = "auto") -> int:
-    """Bytes the engine's copy of ``model``'s weights takes on ``device`` at
-    ``precision`` (``auto``: the precision auto tries first), held or about to
-    be made; 0 when the model runs as it is. Add it to what is asked of
-    ComfyUI's memory management (``memory_required``)."""
+    """Bytes the engine's own copy of ``model``'s weights takes on ``device``
+    at ``precision`` (``auto``: the precision auto tries first there), held
+    or about to be made: 0 when the model, once on ``device`` (where ComfyUI
+    puts it), runs as it is (same dtype, eval mode). Add it to what is asked
+    of ComfyUI's memory management (``memory_required``)."""
     spec = model_spec(model)
     dev = resolve_device(device, _model_device(spec, torch.device("cpu")))
     wanted = parse_precision(precision)
     dtype = auto_dtype(dev, spec.precisions) if wanted == "auto" else wanted
-    if _runs_as_is(spec.module, dev, dtype):
-        return 0
     tensors = list(spec.module.parameters()) + list(spec.module.buffers())
+    if not spec.module.training and all(t.dtype == dtype for t in tensors if t.is_floating_point()):
+        return 0
     elem = torch.empty((), dtype=dtype).element_size()
     return sum(t.numel() * (elem if t.is_floating_point() else t.element_size()) for t in tensors)
 
