@@ -151,9 +151,12 @@ def test_threads_follow_what_the_cpu_has_free_and_are_restored(monkeypatch):
         monkeypatch.setattr(devices, "_running_elsewhere", lambda: 0)  # a quiet machine: all of them
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
         assert seen[-1] == (4, 1)
-        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 9)  # oversubscribed: our share, tall bands
+        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 9)  # oversubscribed: one thread
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
-        assert seen[-1] == (4, devices.OVERSUBSCRIBED_BANDS)
+        assert seen[-1] == (1, 1)
+        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 1)  # one busy: the other three, taller bands
+        upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
+        assert seen[-1] == (3, devices.BUSY_BANDS)
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy, threads=2)
         assert seen[-1] == (2, 1) and torch.get_num_threads() == 4
         assert bands.band_rows(64, 8) == normal, "bands back to normal after the call"
