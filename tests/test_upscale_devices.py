@@ -151,9 +151,10 @@ def test_threads_follow_what_the_cpu_has_free_and_are_restored(monkeypatch):
         monkeypatch.setattr(devices, "_running_elsewhere", lambda: 0)  # a quiet machine: all of them
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
         assert seen[-1] == (4, 1)
-        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 9)  # oversubscribed: one thread
+        monkeypatch.setattr(devices, "_running_elsewhere", lambda: 9)  # oversubscribed, a streaming model
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
-        assert seen[-1] == (1, 1)
+        assert seen[-1] == (4, devices.OVERSUBSCRIBED_BANDS)
+        assert devices.cpu_plan("auto", streams=False) == (1, 1)  # others: one thread
         monkeypatch.setattr(devices, "_running_elsewhere", lambda: 1)  # one busy: the other three, taller bands
         upscale(model, torch.rand(1, 3, 8, 8), progress=spy)
         assert seen[-1] == (3, devices.BUSY_BANDS)

@@ -165,20 +165,25 @@ def busy_elsewhere(samples: int = 3, gap: float = 0.002) -> int:
 
 #: Band height factor while other processes are busy (see ``cpu_plan``).
 BUSY_BANDS = 4
+#: ... and when every CPU is busy and the model streams in bands.
+OVERSUBSCRIBED_BANDS = 16
 
 
-def cpu_plan(requested: Union[str, int]) -> Tuple[int, int]:
+def cpu_plan(requested: Union[str, int], streams: bool = False) -> Tuple[int, int]:
     """(threads, band height factor) for one upscale on the CPU.
 
     Every parallel region waits for its slowest thread, so a thread that
     shares a CPU with another busy process stalls all the others. With
-    ``"auto"``: on a quiet machine, torch's thread count; when other
-    processes are busy, only the CPUs they leave free (at least one), and
-    when that is still more than one thread, bands 4 times taller (fewer,
-    larger parallel regions to stall). Measured on 2 busy cores: one thread
-    ran RRDBNet 96x96 in 3.9 s where two took 10-17 s; Compact lost ~10%
-    with one thread against two with tall bands. A number of threads is
-    used as given, with normal bands."""
+    ``"auto"``: on a quiet machine, torch's thread count. When some of our
+    CPUs are busy, only the free ones (bands 4 times taller when that is
+    still several threads: fewer regions to stall). When every CPU is busy
+    (as many other runnable threads as CPUs, or more), the scheduler shares
+    CPUs per thread: a model that ``streams`` (row bands as tall as we like)
+    keeps torch's thread count with bands 16 times taller (few, large
+    regions), any other runs one thread. Measured on 2 cores at load ~7:
+    Compact 512x512 12.1-12.9 s with two threads and tall bands against
+    13.5 s with one; RRDBNet 128x128 4.9 s with one thread against 14-20 s
+    with two. A number of threads is used as given, with normal bands."""
     if requested != "auto":
         return int(requested), 1
     have = torch.get_num_threads()
@@ -187,7 +192,10 @@ def cpu_plan(requested: Union[str, int]) -> Tuple[int, int]:
     others = busy_elsewhere()
     if others == 0:
         return have, 1
-    threads = max(1, min(have, _our_cpus() - others))
+    cpus = _our_cpus()
+    if others >= cpus:
+        return (have, OVERSUBSCRIBED_BANDS) if streams else (1, 1)
+    threads = max(1, min(have, cpus - others))
     return threads, BUSY_BANDS if threads > 1 else 1
 
 

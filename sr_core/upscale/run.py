@@ -437,10 +437,11 @@ def upscale(model: Any, image: torch.Tensor, options: Optional[UpscaleOptions] =
     channels = ChannelPlan(x.shape[1], spec)
     dev = resolve_device(opts.device, _model_device(spec, x.device))
     use_cl = wants_channels_last(dev) if opts.channels_last == "auto" else bool(opts.channels_last)
-    threads, bands = cpu_plan(opts.threads) if dev.type == "cpu" else (torch.get_num_threads(), 1)
-    with cpu_threads(threads), larger_bands(bands), torch.no_grad():
+    with torch.no_grad():
         dtype = _precision(spec, dev, opts, use_cl)
         runner = Runner(spec, dev, dtype, use_cl)
+    threads, bands = cpu_plan(opts.threads, runner.streaming) if dev.type == "cpu" else (torch.get_num_threads(), 1)
+    with cpu_threads(threads), larger_bands(bands), torch.no_grad():
         facts, budget = _facts(spec, runner, channels, opts, dev, dtype)
         plan = plan_upscale(facts, x.shape, opts, budget, x.device)
         for message in plan.warnings:
