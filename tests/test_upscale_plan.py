@@ -92,7 +92,7 @@ def test_the_plan_holds_sizes_devices_and_batch():
     cpu = plan_upscale(_facts(device="cpu"), (3, 4, 40, 50), opts, Budget(64 * MIB))
     assert cpu.per_call == 1
     # Resizing and alpha need context of their own beyond the model's.
-    assert plan.needed > 5 and plan.margin > 0
+    assert plan.needed > 5 and plan.margin > 0 and plan.alpha_margin > 0
 
 
 def test_context_is_measured_only_when_the_image_is_tiled():

@@ -235,7 +235,8 @@ class UpscalePlan:
     tile: Tuple[int, int]
     context: int
     needed: Optional[int]
-    margin: int
+    margin: int  # context the resize after the model reads beyond a core (colour on top of the model's; alpha alone)
+    alpha_margin: int
     tiles: Tuple[Tile, ...]
     per_call: int
     explicit_tile: bool
@@ -285,8 +286,9 @@ def plan_upscale(facts: ModelFacts, shape: Sequence[int], options, budget: Budge
     padded = accepted_size(height, width, rules)
     out_size = output_size(height, width, s, options.outscale, options.target)
     margin = math.ceil(resize_margin((height * s, width * s), out_size, options.resize_filter) / s)
-    if channels in (2, 4) and not facts.model_alpha:
-        margin += resize_margin((height, width), out_size, options.alpha_filter)
+    alpha_margin = 0
+    if channels in (2, 4) and not facts.model_alpha:  # alpha is resized from the window, not run through the model
+        alpha_margin = resize_margin((height, width), out_size, options.alpha_filter)
     floor = smallest_window(rules)
     bpp = facts.bytes_per_pixel
     warnings: List[str] = []
@@ -315,7 +317,7 @@ def plan_upscale(facts: ModelFacts, shape: Sequence[int], options, budget: Budge
             base = facts.context() if callable(facts.context) else facts.context
         else:
             base = options.overlap
-        needed = context = int(base) + margin
+        needed = context = max(int(base) + margin, alpha_margin)
         if not explicit:
             # Auto tiles leave room for a core beside the context, and keep
             # the recomputed overlap a modest share, memory allowing.
@@ -324,10 +326,10 @@ def plan_upscale(facts: ModelFacts, shape: Sequence[int], options, budget: Budge
             tiling = tuple(tile) != tuple(padded)
         room = _context_room(tile, padded, m)
         if tiling and context > room:
-            if room < margin:
+            if room < max(margin, alpha_margin):
                 raise ValueError(
                     f"tile {tile[0]}x{tile[1]} is too small to resize the result to {out_size[1]}x{out_size[0]} "
-                    f"tile by tile; use a tile of at least {2 * margin + m}"
+                    f"tile by tile; use a tile of at least {2 * max(margin, alpha_margin) + m}"
                 )
             context = room
             warnings.append(
@@ -352,7 +354,7 @@ def plan_upscale(facts: ModelFacts, shape: Sequence[int], options, budget: Budge
     return UpscalePlan(
         batch=batch, channels=channels, size=(height, width), padded=padded, out_size=out_size,
         device=facts.device, dtype=facts.dtype, out_device=out_device, out_dtype=options.out_dtype,
-        rules=rules, tile=tile, context=context, needed=needed, margin=margin, tiles=tiles,
+        rules=rules, tile=tile, context=context, needed=needed, margin=margin, alpha_margin=alpha_margin, tiles=tiles,
         per_call=per_call, explicit_tile=explicit, warnings=tuple(warnings),
     )
 
@@ -373,7 +375,7 @@ def backoff(plan: UpscalePlan, pending: Sequence[Tile], context: Union[int, Call
             measured = context() if callable(context) else context
         else:
             measured = overlap
-        needed = ctx = int(measured) + plan.margin
+        needed = ctx = max(int(measured) + plan.margin, plan.alpha_margin)
     floor = max(smallest_window(plan.rules), 2 * ctx + m)
     smaller = tuple(min(p, max(floor, _down(t // 2, m))) for t, p in zip(plan.tile, plan.padded))
     if all(a >= b for a, b in zip(smaller, plan.tile)):
