@@ -38,7 +38,8 @@ def _import_gensr():
 
 _import_gensr()
 
-from gensr.training.loop import Trainer, cpu_supports_bf16  # noqa: E402
+from gensr.sr_core.hardware import cpu_has_fast_bf16  # noqa: E402
+from gensr.training.loop import Trainer  # noqa: E402
 from gensr.training.presets import preset_config  # noqa: E402
 
 
@@ -82,7 +83,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cpu":
-        bf16 = cpu_supports_bf16()
+        bf16 = cpu_has_fast_bf16()
         print(f"CPU: {torch.get_num_threads()} threads, capability {torch.backends.cpu.get_cpu_capability()}, "
               f"native bf16 {'yes' if bf16 else 'NO (no AVX512-BF16/AMX): the defaults run fp32 here'}; "
               f"load average {os.getloadavg()[0]:.1f}")

@@ -9,14 +9,25 @@ convs; the real animevideov3 weights when ../shared has them) on a 1024x1024
 image, and RRDBNet x4 (64 features, 23 blocks) on a 256x256 image.
 ``--size-scale`` shrinks the images for a quick look on a busy machine.
 
-The baseline is a faithful re-implementation of ComfyUI's algorithm
-(comfy_extras/nodes_upscale_model.py + comfy/utils.py tiled_scale_multidim):
-512 px tiles, 32 px overlap, tile origins every 480 px clamped so the last
-tile may be thin, a linear feather mask over the whole overlap, float32, one
-tile at a time, ``out`` and ``out_div`` full-size float32 accumulators, then
-clamp and BHWC. Like the real node on a CPU, it hands the model
-``image.movedim(-1, -3)``, a view with channels-last strides, so its
-convolutions run channels-last too. Ours is ``gensr.upscale`` with its defaults.
+The baseline re-implements, step by step, what ComfyUI 0.3.64's built-in
+"Upscale Image (using Model)" node runs (comfy_extras/nodes_upscale_model.py
++ comfy/utils.py ``tiled_scale_multidim``): 512 px tiles, 32 px overlap, tile
+origins every 480 px clamped so the last tile may be thin, a full-channel
+linear feather mask, full-size float32 ``out`` / ``out_div`` accumulators,
+``out / out_div``, float32, one tile at a time, then clamp and BHWC. What
+differs: no ComfyUI model management (model already loaded, no
+``free_memory`` call), no progress bar, no out-of-memory retry, and the model
+is called directly instead of through spandrel's descriptor (which adds
+nothing for these architectures: no size requirements). Like the real node
+on a CPU, it hands the model ``image.movedim(-1, -3)``, a view with
+channels-last strides, so its convolutions run channels-last too. Ours is
+``gensr.upscale`` with its defaults.
+
+``--loaded`` also times both with one competing busy process (a Python
+busy loop on one core, started before and stopped after each timed run), as
+on a desktop with other work. ``--before PATH`` adds a third method: gensr
+from another checkout (e.g. the previous commit), for before/after ratios
+from the same run.
 
 Each configuration also prints the model's FLOPs, both methods' effective
 GFLOPS and the best convolution throughput this CPU reaches in a hot loop:
@@ -48,42 +59,46 @@ CONFIGS = {
 }
 
 
-def _import_gensr():
-    try:
-        import gensr  # noqa: F401 - only checks that it imports
-    except ImportError:
-        import importlib.util
+def _import_gensr(root: Path = ROOT):
+    """Import ``gensr`` from ``root`` (this checkout by default), never from
+    whatever copy happens to be installed."""
+    import importlib.util
 
-        spec = importlib.util.spec_from_file_location("gensr", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["gensr"] = module
-        spec.loader.exec_module(module)
+    spec = importlib.util.spec_from_file_location("gensr", root / "__init__.py", submodule_search_locations=[str(root)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gensr"] = module
+    spec.loader.exec_module(module)
 
 
 # --------------------------------------------------------------- the baseline
 
 
-def comfy_tiled_scale(samples, function, tile=512, overlap=32, scale=4, out_channels=3):
-    """ComfyUI's tiled_scale_multidim for 2D images (same algorithm, our code)."""
+def comfy_tiled_scale(samples, function, tile=512, overlap=32, scale=4, out_channels=3, output_device="cpu"):
+    """ComfyUI 0.3.64's ``comfy.utils.tiled_scale`` (``tiled_scale_multidim``)
+    for 2D images, rewritten step by step: the whole image in one call when it
+    fits a tile; else tile origins every ``tile - overlap`` pixels, clamped so
+    the last tile may be thin, a linear feather mask over ``overlap * scale``
+    output pixels at every tile edge (image edges included), full-channel
+    ``out`` and ``out_div`` float32 accumulators, then ``out / out_div``."""
     import torch
 
     b, _, h, w = samples.shape
-    output = torch.empty(b, out_channels, h * scale, w * scale)
+    output = torch.empty(b, out_channels, round(h * scale), round(w * scale), device=output_device)
     for i in range(b):
         s = samples[i: i + 1]
-        if h <= tile and w <= tile:  # the whole image is one tile
-            output[i: i + 1] = function(s)
+        if h <= tile and w <= tile:
+            output[i: i + 1] = function(s).to(output_device)
             continue
-        out = output[i: i + 1].zero_()
-        out_div = torch.zeros(1, 1, h * scale, w * scale)
+        out = torch.zeros(1, out_channels, round(h * scale), round(w * scale), device=output_device)
+        out_div = torch.zeros(1, out_channels, round(h * scale), round(w * scale), device=output_device)
         ys = range(0, h - overlap, tile - overlap) if h > tile else [0]
         xs = range(0, w - overlap, tile - overlap) if w > tile else [0]
         for y, x in itertools.product(ys, xs):
             y = max(0, min(h - overlap, y))
             x = max(0, min(w - overlap, x))
-            th, tw = min(tile, h - y), min(tile, w - x)  # the last tile can be thin
-            ps = function(s[:, :, y: y + th, x: x + tw])
-            mask = torch.ones(1, 1, ps.shape[2], ps.shape[3])
+            part = s.narrow(2, y, min(tile, h - y)).narrow(3, x, min(tile, w - x))
+            ps = function(part).to(output_device)
+            mask = torch.ones_like(ps)
             feather = round(overlap * scale)
             for d in (2, 3):
                 if feather >= mask.shape[d]:
@@ -92,23 +107,22 @@ def comfy_tiled_scale(samples, function, tile=512, overlap=32, scale=4, out_chan
                     a = (t + 1) / feather
                     mask.narrow(d, t, 1).mul_(a)
                     mask.narrow(d, mask.shape[d] - 1 - t, 1).mul_(a)
-            oh = min(ps.shape[2], out.shape[2] - y * scale)
-            ow = min(ps.shape[3], out.shape[3] - x * scale)
-            o = out[:, :, y * scale: y * scale + oh, x * scale: x * scale + ow]
-            o_d = out_div[:, :, y * scale: y * scale + oh, x * scale: x * scale + ow]
-            o.add_(ps[:, :, :oh, :ow] * mask[:, :, :oh, :ow])
-            o_d.add_(mask[:, :, :oh, :ow])
-        out.div_(out_div)
+            o = out.narrow(2, round(y * scale), mask.shape[2]).narrow(3, round(x * scale), mask.shape[3])
+            o_d = out_div.narrow(2, round(y * scale), mask.shape[2]).narrow(3, round(x * scale), mask.shape[3])
+            o.add_(ps * mask)
+            o_d.add_(mask)
+        output[i: i + 1] = out / out_div
     return output
 
 
-def comfy_upscale_node(model, image_bhwc):
-    """ImageUpscaleWithModel.execute on the CPU: BHWC in, BHWC out."""
+def comfy_upscale_node(model, image_bhwc, device="cpu"):
+    """ImageUpscaleWithModel.upscale (ComfyUI 0.3.64): BHWC in, BHWC out; the
+    model (fp32) on ``device``, the result on the CPU (``output_device``)."""
     import torch
 
     with torch.inference_mode():
-        in_img = image_bhwc.movedim(-1, -3)
-        s = comfy_tiled_scale(in_img, lambda a: model(a.float()), tile=512, overlap=32, scale=model.scale)
+        in_img = image_bhwc.movedim(-1, -3).to(device)
+        s = comfy_tiled_scale(in_img, lambda a: model(a), tile=512, overlap=32, scale=model.scale)
         return torch.clamp(s.movedim(-3, -1), min=0, max=1.0)
 
 
@@ -194,7 +208,7 @@ def ceiling(args: argparse.Namespace) -> None:
 def child(args: argparse.Namespace) -> None:
     import torch
 
-    _import_gensr()
+    _import_gensr(Path(args.root) if args.root else ROOT)
     import gensr
 
     if args.threads:
@@ -205,7 +219,7 @@ def child(args: argparse.Namespace) -> None:
         if args.method == "comfy":
             return comfy_upscale_node(model, img)
         if args.method == "gensr":
-            return gensr.upscale(model, img)
+            return gensr.upscale(model, img, precision=args.precision)
         return gensr.upscale(model, img, out_dtype=torch.uint8)  # memory: uint8 in, uint8 out
 
     if not args.cold:  # as in a running ComfyUI: the model has been used once already
@@ -225,13 +239,29 @@ def child(args: argparse.Namespace) -> None:
     }))
 
 
-def run_child(method: str, arch: str, size: int, threads: int, cold: bool = False) -> dict:
-    cmd = [sys.executable, __file__, "--child", method, "--arch", arch, "--size", str(size)]
+def _busy() -> subprocess.Popen:
+    """One competing busy process (a pure-Python spin on one core)."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def run_child(method: str, arch: str, size: int, threads: int, cold: bool = False, root: str = "",
+              loaded: bool = False, precision: str = "auto") -> dict:
+    if method == "before":
+        method = "gensr"  # from the checkout given as root
+    cmd = [sys.executable, __file__, "--child", method, "--arch", arch, "--size", str(size), "--precision", precision]
+    if root:
+        cmd += ["--root", root]
     if cold:
         cmd.append("--cold")
     if threads:
         cmd += ["--threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    busy = _busy() if loaded else None
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
     if proc.returncode != 0:
         raise SystemExit(f"{method} {arch} failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -250,21 +280,34 @@ def bench(args: argparse.Namespace) -> None:
     for name in args.configs:
         cfg = CONFIGS[name]
         size = max(16, int(round(cfg["size"] * args.size_scale)))
-        runs = {"comfy": [], "gensr": []}
-        for _ in range(args.repeats):
-            for method in ("comfy", "gensr"):
-                r = run_child(method, cfg["arch"], size, args.threads, args.cold)
-                runs[method].append(r)
-                print(f"  {name} {method}: {r['seconds']:.2f} s, peak RSS {_mib(r['peak_rss_kib']):.0f} MiB", flush=True)
+        methods = ["comfy", "gensr"] + (["before"] if args.before else [])
+        labels = {"comfy": "ComfyUI algorithm (fp32)", "gensr": f"gensr.upscale ({args.precision})",
+                  "before": f"gensr --before ({args.precision})"}
         mp = size * size / 1e6
-        print(f"\n{cfg['label'].replace(str(cfg['size']), str(size))}")
-        print(f"{'method':<28}{'best s':>9}{'MP/s (in)':>11}{'peak RSS MiB':>14}{'run +MiB':>10}")
         best = {}
-        for method, label in (("comfy", "ComfyUI algorithm (fp32)"), ("gensr", "gensr.upscale (auto)")):
-            r = min(runs[method], key=lambda v: v["seconds"])
-            best[method] = r
-            print(f"{label:<28}{r['seconds']:>9.2f}{mp / r['seconds']:>11.4f}{_mib(r['peak_rss_kib']):>14.0f}"
-                  f"{_mib(r['peak_rss_kib'] - r['rss_before_kib']):>10.0f}")
+        for loaded in ([False, True] if args.loaded else [False]):
+            runs = {m: [] for m in methods}
+            for _ in range(args.repeats):
+                for method in methods:
+                    r = run_child(method, cfg["arch"], size, args.threads, args.cold,
+                                  args.before if method == "before" else "", loaded, args.precision)
+                    runs[method].append(r)
+                    print(f"  {name} {method}{' (loaded)' if loaded else ''}: {r['seconds']:.2f} s, "
+                          f"peak RSS {_mib(r['peak_rss_kib']):.0f} MiB", flush=True)
+            state = "one competing busy process" if loaded else "quiet"
+            print(f"\n{cfg['label'].replace(str(cfg['size']), str(size))}, {state}")
+            print(f"{'method':<28}{'best s':>9}{'MP/s (in)':>11}{'peak RSS MiB':>14}{'run +MiB':>10}{'vs comfy':>10}")
+            for method in methods:
+                r = min(runs[method], key=lambda v: v["seconds"])
+                key = method + (" loaded" if loaded else "")
+                best[key] = r
+                ratio = min(runs["comfy"], key=lambda v: v["seconds"])["seconds"] / r["seconds"]
+                print(f"{labels[method]:<28}{r['seconds']:>9.2f}{mp / r['seconds']:>11.4f}{_mib(r['peak_rss_kib']):>14.0f}"
+                      f"{_mib(r['peak_rss_kib'] - r['rss_before_kib']):>10.0f}{ratio:>9.2f}x")
+            spread = {m: max(v["seconds"] for v in runs[m]) / min(v["seconds"] for v in runs[m]) for m in methods}
+            print("noise (slowest / fastest run): " + ", ".join(f"{m} {v:.2f}" for m, v in spread.items()))
+        if args.skip_ceiling:
+            continue
         speed = best["comfy"]["seconds"] / best["gensr"]["seconds"]
         c = run_child("ceiling", cfg["arch"], size, args.threads)
         flops, comfy_flops = c["flops_per_pixel"] * c["pixels"], c["flops_per_pixel"] * c["comfy_pixels"]
@@ -288,11 +331,12 @@ MEMORY_MODELS = {
 def memory_check(args: argparse.Namespace) -> None:
     size = 2048
     for arch in args.memory_models:
-        r = run_child("memory", arch, size, args.threads, args.cold)
-        peak_gib = r["peak_rss_kib"] / 2**20
-        print(f"2048x2048 uint8 -> {r['out_shape']} {r['out_dtype']} with {MEMORY_MODELS[arch]}: {r['seconds']:.1f} s, "
-              f"peak RSS of the whole process {peak_gib:.2f} GiB (target <= 1.5 GiB): "
-              f"{'OK' if peak_gib <= 1.5 else 'OVER'}", flush=True)
+        for label, root in (("gensr", ""),) + ((("before", args.before),) if args.before else ()):
+            r = run_child("memory", arch, size, args.threads, args.cold, root)
+            peak_gib = r["peak_rss_kib"] / 2**20
+            print(f"{label}: 2048x2048 uint8 -> {r['out_shape']} {r['out_dtype']} with {MEMORY_MODELS[arch]}: "
+                  f"{r['seconds']:.1f} s, peak RSS of the whole process {peak_gib:.2f} GiB (target <= 1.5 GiB): "
+                  f"{'OK' if peak_gib <= 1.5 else 'OVER'}", flush=True)
 
 
 def main() -> None:
@@ -306,7 +350,13 @@ def main() -> None:
                    help="models for --memory-check")
     p.add_argument("--cold", action="store_true",
                    help="time the first call of a fresh process (default: both methods warmed up on a 64x64 crop)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="gensr's precision (default auto: bf16 on CPUs with native bf16)")
+    p.add_argument("--loaded", action="store_true", help="also time with one competing busy process")
+    p.add_argument("--before", default="", help="also time gensr from this checkout (before/after ratios)")
+    p.add_argument("--skip-ceiling", action="store_true", help="skip the FLOPs / conv-throughput line")
     p.add_argument("--child", choices=("comfy", "gensr", "memory", "ceiling"), help=argparse.SUPPRESS)
+    p.add_argument("--root", default="", help=argparse.SUPPRESS)
     p.add_argument("--arch", help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..training.loop import pick_device
+    from ..sr_core.upscale import pick_device
     from ..training.validation import evaluate_images, summarise, validation_files
     from ..weights import load_model
 

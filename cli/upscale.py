@@ -90,6 +90,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="context pixels around each tile (default: auto, from the model)")
     p.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto")
     p.add_argument("--device", type=device_option, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument("--threads", type=_auto_or_int(1), default="auto", metavar="N",
+                   help="CPU threads (default: auto, what the CPU has free when each image starts)")
     p.add_argument("--format", choices=("png", "jpg", "webp"), default=None,
                    help="output format (default: the input's; PNG for BMP and TIFF inputs)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95; WebP 100 = lossless)")
@@ -175,18 +177,6 @@ def plan_outputs(inputs: List[Tuple[Path, Path]], output: Path, fmt: Optional[st
 # ------------------------------------------------------------------ model
 
 
-def _pick_device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def load_cli_model(source: Optional[str]):
     """A model from a path, hf:// URI or catalogue name; the bundled default without one."""
     from ..weights import load_model
@@ -251,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..sr_core.image_io import read_image, write_image
-    from ..sr_core.upscale import upscale
+    from ..sr_core.upscale import UpscaleOptions, pick_device, upscale
 
     output = Path(args.output).expanduser()
     inputs, problems, notes = collect_inputs(args.inputs, exclude=output if output.suffix.lower() not in FORMATS else None)
@@ -269,27 +259,30 @@ def run(args: argparse.Namespace) -> int:
         return 1 if problems else 0
 
     model = load_cli_model(args.model)
-    device = _pick_device(args.device)
-    target = args.size if args.size else args.long_side
+    warned = set()
+
+    def warn(message: str) -> None:  # once per distinct message, not once per file
+        if message not in warned:
+            warned.add(message)
+            print(f"gensr upscale: warning: {message}", file=sys.stderr)
+
+    try:
+        options = UpscaleOptions(
+            tile=args.tile, overlap=args.overlap, precision=args.precision, device=pick_device(args.device),
+            outscale=args.outscale, target=args.size if args.size else args.long_side,
+            threads=getattr(args, "threads", "auto"), layout="bchw", on_warning=warn,
+        )
+    except ValueError as e:
+        print(f"gensr upscale: error: {e}", file=sys.stderr)
+        return 2
     failed = 0
     for i, (src, dst) in enumerate(todo, 1):
         bar = ProgressBar(f"[{i}/{len(todo)}] {src.name}", not args.quiet)
         t0 = time.monotonic()
         try:
             pixels, info = read_image(src, dtype="native")
-            result = upscale(
-                model,
-                pixels,
-                layout="bchw",
-                tile=args.tile,
-                overlap=args.overlap,
-                precision=args.precision,
-                device=device,
-                outscale=args.outscale,
-                target=target,
-                out_dtype=torch.uint8 if info.bits == 8 else torch.float32,
-                progress=bar,
-            )
+            result = upscale(model, pixels, options, out_dtype=torch.uint8 if info.bits == 8 else torch.float32,
+                             progress=bar)
             write_image(dst, result, info, quality=args.quality)
         except (ImageFileError, ValueError, OSError, RuntimeError) as e:  # incl. UpscaleOutOfMemory
             bar.close()

@@ -86,6 +86,17 @@ def module_size(module: Any) -> int:
     return sum(t.numel() * t.element_size() for t in list(module.parameters()) + list(module.buffers()))
 
 
+def load_device(upscale_model: Any):
+    """The device :func:`prepare_model` will put ``upscale_model`` on (None outside ComfyUI)."""
+    patcher = getattr(upscale_model, "patcher", None)
+    mm = _mm()
+    if mm is None:
+        return None
+    if patcher is not None and hasattr(mm, "load_models_gpu"):
+        return patcher.load_device
+    return mm.get_torch_device()
+
+
 def prepare_model(upscale_model: Any, memory_required: int):
     """Ask ComfyUI for ``memory_required`` bytes on its device and put the model
     there. Returns ``(device, release)``; call ``release()`` when done.

@@ -3,6 +3,7 @@ inside ComfyUI's model management, with a per-tile progress bar, a preview of
 each finished frame and Cancel checked inside every tile."""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import comfy_bridge
@@ -11,7 +12,10 @@ from .comfy_io import CATEGORY, io, schema
 if TYPE_CHECKING:
     import torch
 
+#: The engine's precision names (``sr_core.upscale.PRECISIONS``), literal here
+#: so that registering the node imports no torch.
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+log = logging.getLogger("GenSR")
 
 #: Side of the tile whose working memory is asked of ComfyUI when ``tile`` is
 #: auto; the engine then sizes its tiles to the memory actually free.
@@ -45,7 +49,9 @@ class GenSRUpscale(io.ComfyNode):
                 ),
                 io.Int.Input(
                     "tile", default=0, min=0, max=8192,
-                    tooltip="Tile size in input pixels. 0 = auto (as large as the free memory allows).",
+                    tooltip="Largest window given to the model, context included, in input pixels (0 = auto: as large "
+                    "as the free memory allows). If it is too small for the context the model needs, the context "
+                    "shrinks and a warning says faint seams may show.",
                 ),
                 io.Int.Input(
                     "overlap", default=-1, min=-1, max=512,
@@ -68,7 +74,7 @@ class GenSRUpscale(io.ComfyNode):
         wins over the model's own scale."""
         import torch
 
-        from ..sr_core.upscale.sizes import output_size
+        from ..sr_core.upscale import UpscaleOptions, output_size
 
         image = _check_image(image)
         spec = _check_model(upscale_model)
@@ -77,11 +83,21 @@ class GenSRUpscale(io.ComfyNode):
         if outscale < 0 or target_long_side < 0 or tile < 0 or overlap < -1:
             raise ValueError("outscale, target_long_side and tile must be >= 0 and overlap >= -1 (-1 = auto)")
         size = dict(target=int(target_long_side)) if target_long_side > 0 else dict(outscale=float(outscale)) if outscale > 0 else {}
-        options = dict(tile=tile if tile > 0 else "auto", overlap=overlap if overlap >= 0 else "auto", precision=precision, **size)
         batch, height, width = image.shape[:3]
         out_hw = output_size(height, width, spec.scale, size.get("outscale"), size.get("target"))
+        needed = memory_required(spec, image, out_hw, tile) + _weights_memory(upscale_model, precision)
+        device, release = comfy_bridge.prepare_model(upscale_model, needed)
+        warned: list[str] = []
 
-        device, release = comfy_bridge.prepare_model(upscale_model, memory_required(spec, image, out_hw, tile))
+        def on_warning(message: str) -> None:  # once per run, in ComfyUI's log
+            if message not in warned:
+                warned.append(message)
+                log.warning("GenSR Upscale: %s", message)
+
+        options = UpscaleOptions(
+            tile=tile if tile > 0 else "auto", overlap=overlap if overlap >= 0 else "auto", precision=precision,
+            device=device, cancel=comfy_bridge.cancel_requested, on_warning=on_warning, **size,
+        )
         out_device, out_dtype = comfy_bridge.intermediate_device(), comfy_bridge.intermediate_dtype()
         result = torch.empty((batch, *out_hw, image.shape[-1]), dtype=out_dtype, device=out_device)
         progress = comfy_bridge.Progress(batch)
@@ -90,19 +106,28 @@ class GenSRUpscale(io.ComfyNode):
                 def on_tile(done: int, total: int, i: int = i) -> None:  # Cancel is checked here
                     progress.update(i * total + done, batch * total)
 
-                upscale_frame(upscale_model, image[i : i + 1], result[i : i + 1], options, device, on_tile)
+                upscale_frame(upscale_model, image[i : i + 1], result[i : i + 1], options, on_tile)
                 progress.update(progress.total * (i + 1) // batch, None, result[i : i + 1])
         finally:
             release()
         return io.NodeOutput(result)
 
 
-def upscale_frame(upscale_model: Any, frame: "torch.Tensor", out: "torch.Tensor", options: dict, device: Any, on_tile) -> None:
+def upscale_frame(upscale_model: Any, frame: "torch.Tensor", out: "torch.Tensor", options: Any, on_tile) -> None:
     """The node's one call into GenSR's engine: upscale one (1, H, W, C) frame
     straight into ``out`` (a view of the batch: no per-frame copy)."""
     from ..sr_core.upscale import upscale
 
-    upscale(upscale_model, frame, out=out, device=device, progress=on_tile, cancel=comfy_bridge.cancel_requested, **options)
+    upscale(upscale_model, frame, options, out=out, progress=on_tile)
+
+
+def _weights_memory(upscale_model: Any, precision: str) -> int:
+    """Bytes of the engine's converted copy of the weights (e.g. fp16 on a GPU),
+    kept for the model's life: ComfyUI's memory accounting must know of it."""
+    from ..sr_core.upscale import weights_memory_required
+
+    device = comfy_bridge.load_device(upscale_model)
+    return weights_memory_required(upscale_model, device if device is not None else "auto", precision)
 
 
 def _check_image(image: Any) -> "torch.Tensor":
@@ -136,7 +161,7 @@ def memory_required(spec: Any, image: "torch.Tensor", out_hw: tuple[int, int], t
     engine for this model) plus one frame in and out, in float32."""
     import torch
 
-    from ..sr_core.upscale.memory import bytes_per_pixel
+    from ..sr_core.upscale.measure import bytes_per_pixel
 
     module = spec.module
     device = next(module.parameters()).device

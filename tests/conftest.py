@@ -50,6 +50,6 @@ def cpu_without_native_bf16(monkeypatch):
     """On CPUs with native bfloat16 (AVX512-BF16 / AMX) ``precision="auto"``
     computes in bf16; tests must not depend on the machine they run on, so they
     see a CPU without it. Tests about that choice patch it back themselves."""
-    from gensr.sr_core.upscale import precision
+    from gensr.sr_core.upscale import devices
 
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(devices, "cpu_has_fast_bf16", lambda: False)

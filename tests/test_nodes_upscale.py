@@ -65,9 +65,9 @@ def test_batches_are_streamed_frame_by_frame(tmp_path, monkeypatch):
     seen = []
     real = engine.upscale
 
-    def spy(m, image, **kw):
+    def spy(m, image, *options, **kw):
         seen.append(tuple(image.shape))
-        return real(m, image, **kw)
+        return real(m, image, *options, **kw)
 
     monkeypatch.setattr(engine, "upscale", spy)
     out = _upscale(model, frames, precision="fp32")
@@ -93,7 +93,7 @@ def test_rgba_keeps_its_alpha(tmp_path):
 
     model = _load(tmp_path, scale=2)
     image = _image(h=10, w=12, c=4)
-    out = _upscale(model, image, tile=4, precision="fp32")
+    out = _upscale(model, image, tile=8, precision="fp32")
     assert out.shape == (1, 20, 24, 4)
     torch.testing.assert_close(out[..., :3], _direct(model, image[..., :3]), atol=2e-5, rtol=0)
     alpha = Image.fromarray(image[0, ..., 3].numpy(), mode="F").resize((24, 20), Image.BICUBIC)
@@ -246,3 +246,17 @@ def test_bad_inputs_get_clear_errors(tmp_path):
         _upscale(model, _image(), overlap=-2)
     with pytest.raises(ValidationFailed, match="not in list"):
         _upscale(model, _image(), precision="fp64")
+
+
+def test_a_tile_too_small_for_the_context_is_logged_once(tmp_path, caplog):
+    """tile=4 on a model needing 3 px of context (the engine keeps the 4 px
+    windows: tests/test_upscale_plan.py): ComfyUI's log says once, for the
+    whole batch, that seams may show."""
+    import logging
+
+    model = _load(tmp_path, scale=2)
+    with caplog.at_level(logging.WARNING, logger="GenSR"):
+        out = _upscale(model, _image(b=2, h=12, w=10), tile=4, precision="fp32")
+    assert out.shape == (2, 24, 20, 3)
+    warnings = [r.getMessage() for r in caplog.records if "seams may show" in r.getMessage()]
+    assert len(warnings) == 1 and "tile 4x4" in warnings[0]

@@ -118,7 +118,7 @@ def test_v3_nodes_run_as_comfyui_runs_them(fake_comfy):
         m = nodes.NODE_CLASS_MAPPINGS
         (model,), ui = run_class(m["GenSRModelLoader"], model_name=path.name)
         assert ui == {} and model.scale == 2 and model.patcher.model is model.model
-        widgets = dict(outscale=0.0, target_long_side=0, tile=4, overlap=-1, precision="fp32")
+        widgets = dict(outscale=0.0, target_long_side=0, tile=8, overlap=-1, precision="fp32")
         (out,), _ = run_class(m["GenSRUpscale"], upscale_model=model, image=image, **widgets)
         reference = gensr.load_model(path)
         with torch.no_grad():

@@ -8,7 +8,7 @@ from torch import nn
 from gensr.sr_core.archs import SRVGGNetCompact
 from gensr.sr_core.upscale import model_spec, upscale
 from gensr.sr_core.archs.compact.context import conv_stack_context
-from gensr.sr_core.upscale.context import TOLERANCE, measure_context, model_context
+from gensr.sr_core.upscale.measure import TOLERANCE, measure_context, model_context
 
 
 class _ConvChain(nn.Module):

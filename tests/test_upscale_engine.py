@@ -52,7 +52,7 @@ def test_public_api_is_gensr_upscale():
     assert gensr.upscale is upscale
 
 
-@pytest.mark.parametrize("tile", [12, 16, (24, 10), 64])
+@pytest.mark.parametrize("tile", [12, 16, (24, 12), (20, 36)])
 def test_tiled_equals_untiled_for_a_conv_stack(tile):
     model, x = _compact(), _img(b=2)
     out = upscale(model, x, tile=tile)
@@ -288,26 +288,35 @@ def _descriptor(model, scale, multiple=1, minimum=0, square=False):
 
 
 class _Plain(nn.Module):
-    """A foreign model without GenSR attributes (it only works on multiples of 4)."""
+    """A foreign model without GenSR attributes (it only works on multiples of
+    4, and records the windows it is given)."""
 
     def __init__(self, inner):
         super().__init__()
         self.inner = inner
+        self.windows = []
 
     def forward(self, x):
         assert x.shape[-1] % 4 == 0 and x.shape[-2] % 4 == 0, x.shape
+        self.windows.append(tuple(x.shape[-2:]))
         return self.inner(x)
 
 
 def test_spandrel_style_descriptor():
+    from gensr.sr_core.upscale.measure import TOLERANCE
+
     inner, x = _compact(scale=2), _img(h=26, w=23)
-    desc = _descriptor(_Plain(inner), 2, multiple=4, minimum=16)
+    plain = _Plain(inner).eval()
+    desc = _descriptor(plain, 2, multiple=4, minimum=16)
     out = upscale(desc, x, tile=16)
     assert out.shape == (1, 3, 52, 46)
     xp = F.pad(x, (0, 1, 0, 2), mode="reflect")
     with torch.no_grad():
         ref = inner(xp)[..., :52, :46].clamp(0, 1)
-    assert float((out - ref).abs().max()) < 1e-5
+    # The context is measured (a foreign model) to within TOLERANCE per pixel.
+    assert float((out - ref).abs().max()) <= TOLERANCE
+    runs = [w for w in plain.windows if w[0] <= 28 and w[1] <= 28][-4:]  # the image's windows, after the probes
+    assert runs and all(w == (16, 16) for w in runs), runs  # tiled, within the tile, at the minimum
     small = upscale(_descriptor(_Plain(inner), 2, multiple=4, minimum=16, square=True), x[..., :9, :7])
     assert small.shape == (1, 3, 18, 14)
 
@@ -321,8 +330,8 @@ def test_bad_models_and_images_get_clear_errors():
         upscale(_compact(), _img(), precision="fp8")
     with pytest.raises(ValueError, match="overlap"):
         upscale(_compact(), _img(h=40, w=40), tile=16, overlap=-1)
-    with pytest.raises(ValueError, match="too small for overlap"):
-        upscale(_compact(), _img(h=40, w=40), tile=16, overlap=10)
+    with pytest.raises(ValueError, match="smallest window"):
+        upscale(_descriptor(_compact(), 4, minimum=16), _img(h=40, w=40), tile=12)
 
 
 def test_out_is_written_in_place_and_checked():

@@ -8,8 +8,8 @@ from torch import nn
 
 from gensr.sr_core.archs import SRVGGNetCompact
 from gensr.sr_core.upscale import model_spec, upscale
-from gensr.sr_core.upscale import precision as precision_mod
-from gensr.sr_core.upscale.precision import auto_dtype, parse_precision
+from gensr.sr_core.upscale import devices as precision_mod
+from gensr.sr_core.upscale.devices import auto_dtype, parse_precision
 
 
 def _compact():
@@ -39,15 +39,17 @@ def _img(h=16, w=16):
 
 
 def test_auto_choice_per_device(monkeypatch):
-    spec = model_spec(_compact())
-    assert auto_dtype(torch.device("cuda"), spec) == torch.float16
-    assert auto_dtype(torch.device("mps"), spec) == torch.float32
+    allowed = model_spec(_compact()).precisions
+    assert auto_dtype(torch.device("cuda"), allowed) == torch.float16
+    assert auto_dtype(torch.device("mps"), allowed) == torch.float32
     monkeypatch.setattr(precision_mod, "cpu_has_fast_bf16", lambda: False)
-    assert auto_dtype(torch.device("cpu"), spec) == torch.float32
+    assert auto_dtype(torch.device("cpu"), allowed) == torch.float32
     monkeypatch.setattr(precision_mod, "cpu_has_fast_bf16", lambda: True)
-    assert auto_dtype(torch.device("cpu"), spec) == torch.bfloat16
-    spec.supports_bfloat16 = False
-    assert auto_dtype(torch.device("cpu"), spec) == torch.float32
+    assert auto_dtype(torch.device("cpu"), allowed) == torch.bfloat16
+    assert auto_dtype(torch.device("cpu"), (torch.float16,)) == torch.float32  # bf16 not tolerated
+    monkeypatch.setattr(precision_mod.torch.cuda, "is_bf16_supported", lambda: True)
+    assert auto_dtype(torch.device("cuda"), (torch.bfloat16,)) == torch.bfloat16  # fp16 not tolerated
+    assert auto_dtype(torch.device("cuda"), ()) == torch.float32
 
 
 def test_precision_names():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from gensr.sr_core.archs import RRDBNet, SRVGGNetCompact
-from gensr.sr_core.upscale.runner import Runner
-from gensr.sr_core.upscale.adapter import model_spec
+from gensr.sr_core.upscale.run import Runner
+from gensr.sr_core.upscale.spec import model_spec
 from gensr.sr_core.archs.compact.streamed import stream_plan, streamed_forward
 
 

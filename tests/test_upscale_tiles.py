@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from gensr.sr_core.upscale.tiles import axis_spans, check_context, plan_tiles
+from gensr.sr_core.upscale.plan import axis_spans, check_context, plan_tiles
 
 
 def _random_cases(n, seed=0):

@@ -17,6 +17,8 @@ from torch.utils.data import DataLoader
 
 from ..sr_core.archs import build_generator
 from ..sr_core.archs.icnr import apply_icnr
+from ..sr_core.hardware import cpu_has_fast_bf16
+from ..sr_core.upscale.devices import pick_device
 from ..weights import load_model, save_model
 from .checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -30,23 +32,6 @@ from .schedule import learning_rate
 from .validation import evaluate_images, summarise, validation_files
 
 
-def pick_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def cpu_supports_bf16() -> bool:
-    """True on CPUs with native bf16 maths (AVX512-BF16 or AMX)."""
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(cpu, c, lambda: False)() for c in checks)
-
-
 def amp_dtype(cfg: TrainConfig, device: torch.device) -> Optional[torch.dtype]:
     """Autocast dtype for this run, or None for full fp32."""
     if cfg.amp == "off":
@@ -57,7 +42,7 @@ def amp_dtype(cfg: TrainConfig, device: torch.device) -> Optional[torch.dtype]:
         return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_supports_bf16():
+    if device.type == "cpu" and cpu_has_fast_bf16():
         return torch.bfloat16
     return None
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..bands import band_rows as _cache_rows
+from ..bands import band_rows
 from ..registry import Between, Sink, Streamed
 from .model import RRDBNet, ResidualDenseBlock
 
@@ -27,12 +27,12 @@ from .model import RRDBNet, ResidualDenseBlock
 TAIL_CONTEXT = 2
 
 
-def band_rows(module: RRDBNet, width: int, elem: int = 4) -> int:
+def rrdb_band_rows(module: RRDBNet, width: int, elem: int = 4) -> int:
     """Rows per band: the widest concatenation (num_feat + 4 * growth
     channels) of a band takes about a fifth of the last-level cache (32 rows
     at 256 px wide on a 32 MiB L3, measured ~1.15x faster than whole tiles)."""
     widest = module.body[0].rdb1.conv5.in_channels if len(module.body) else module.conv_first.out_channels
-    return _cache_rows(width, widest, elem, cache_share=5)
+    return band_rows(width, widest, elem, cache_share=5)
 
 
 def supports_banding(module: nn.Module) -> bool:
@@ -156,7 +156,7 @@ class BandedRRDBNet(Streamed):
     def forward(self, x: torch.Tensor, between: Between = None, sink: Optional[Sink] = None) -> Optional[torch.Tensor]:
         if sink is not None:
             raise ValueError("banded RRDBNet returns its output; it takes no sink")
-        return banded_forward(self.module, x, band_rows(self.module, x.shape[-1], x.element_size()), between)
+        return banded_forward(self.module, x, rrdb_band_rows(self.module, x.shape[-1], x.element_size()), between)
 
 
 def streamed(module: nn.Module) -> Optional[BandedRRDBNet]:
