@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import statistics
 import sys
 import tempfile
@@ -23,20 +24,7 @@ from pathlib import Path
 
 import torch
 
-def _import_gensr():
-    try:
-        import gensr  # noqa: F401
-    except ImportError:
-        import importlib.util
-
-        root = Path(__file__).resolve().parents[1]
-        spec = importlib.util.spec_from_file_location("gensr", root / "__init__.py", submodule_search_locations=[str(root)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["gensr"] = module
-        spec.loader.exec_module(module)
-
-
-_import_gensr()
+runpy.run_path(str(Path(__file__).resolve().parents[1] / "_checkout.py"))["import_checkout_as_gensr"]()
 
 from gensr.sr_core.hardware import cpu_has_fast_bf16  # noqa: E402
 from gensr.training.loop import Trainer  # noqa: E402

@@ -46,6 +46,7 @@ import itertools
 import json
 import os
 import resource
+import runpy
 import subprocess
 import sys
 import time
@@ -59,15 +60,9 @@ CONFIGS = {
 }
 
 
-def _import_gensr(root: Path = ROOT):
-    """Import ``gensr`` from ``root`` (this checkout by default), never from
-    whatever copy happens to be installed."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("gensr", root / "__init__.py", submodule_search_locations=[str(root)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gensr"] = module
-    spec.loader.exec_module(module)
+# import_checkout_as_gensr(root): ``gensr`` from ``root`` (this checkout by default),
+# never from whatever copy happens to be installed.
+_import_gensr = runpy.run_path(str(ROOT / "_checkout.py"))["import_checkout_as_gensr"]
 
 
 # --------------------------------------------------------------- the baseline

@@ -13,7 +13,7 @@ Y-PSNR / SSIM, grid dB and high-frequency ratio (see README, Diagnostics).
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import runpy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +32,7 @@ GAP, LABEL_HEIGHT, FONT_SIZE, TEXT_AT = 10, 28, 10, (6, 8)
 
 def _import_gensr() -> None:
     """Import this checkout as ``gensr`` (not another installed copy)."""
-    spec = importlib.util.find_spec("gensr")
-    if spec is not None and spec.origin and Path(spec.origin).resolve().parent == ROOT:
-        return
-    for name in [m for m in sys.modules if m == "gensr" or m.startswith("gensr.")]:
-        del sys.modules[name]
-    spec = importlib.util.spec_from_file_location("gensr", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gensr"] = module
-    spec.loader.exec_module(module)
+    runpy.run_path(str(ROOT / "_checkout.py"))["import_checkout_as_gensr"](ROOT)
 
 
 @dataclass(frozen=True)

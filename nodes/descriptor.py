@@ -15,10 +15,10 @@ from functools import lru_cache
 from typing import Any, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..sr_core.archs.registry import SizeRules, architecture_of
+from ..sr_core.upscale.spec import pad_edges
 from . import comfy_bridge
 
 log = logging.getLogger(__name__)
@@ -132,14 +132,12 @@ class GenSRUpscaleModel:
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in 0..1 -> (B, C_out, H*scale, W*scale) in 0..1, padding
-        (reflect) to the size requirements and cropping the padding off again."""
+        (mirrored, see ``pad_edges``) to the size requirements and cropping the padding off again."""
         if image.ndim != 4:
             raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(image.shape)}")
         h, w = image.shape[-2:]
         pad_w, pad_h = self.size_requirements.get_padding(w, h)
-        if pad_w or pad_h:
-            mode = "reflect" if pad_w < w and pad_h < h else "replicate"
-            image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
+        image = pad_edges(image, h + pad_h, w + pad_w)
         out = self.model(image).clamp_(0, 1)
         return out[..., : h * self.scale, : w * self.scale]
 

@@ -2,8 +2,7 @@
 and whether or not it was pip-installed."""
 from __future__ import annotations
 
-import importlib.util
-import sys
+import runpy
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
-def _import_checkout_as_gensr() -> None:
-    spec = importlib.util.find_spec("gensr")
-    if spec is not None and spec.origin and Path(spec.origin).resolve().parent == ROOT:
-        return
-    for name in [m for m in sys.modules if m == "gensr" or m.startswith("gensr.")]:
-        del sys.modules[name]
-    spec = importlib.util.spec_from_file_location("gensr", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gensr"] = module
-    spec.loader.exec_module(module)
-
-
-_import_checkout_as_gensr()
+runpy.run_path(str(ROOT / "_checkout.py"))["import_checkout_as_gensr"](ROOT)
 
 
 def shared_path(*parts: str) -> Path:
@@ -43,6 +30,18 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def shared():
     return shared_path
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    """A tiny x2 Compact model saved as ``tiny-x2.safetensors``."""
+    from gensr.sr_core.archs import SRVGGNetCompact
+    from gensr.weights import save_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-x2.safetensors"
+    save_model(SRVGGNetCompact(num_feat=8, num_conv=2, scale=2).eval(), path)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -9,20 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gensr.cli import main
-from gensr.sr_core.archs import SRVGGNetCompact
-from gensr.weights import save_model
-
-
-@pytest.fixture
-def model_file(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny-x2.safetensors"
-    save_model(SRVGGNetCompact(num_feat=8, num_conv=2, scale=2).eval(), path)
-    return path
 
 
 def one_error_line(capsys, command: str) -> str:

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gensr.cli import main
-from gensr.sr_core.archs import SRVGGNetCompact
 from gensr.sr_core.image_io import encode_png16, read_image
-from gensr.weights import save_model
-
-
-@pytest.fixture
-def model_file(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "tiny-x2.safetensors"
-    save_model(SRVGGNetCompact(num_feat=8, num_conv=2, scale=2).eval(), path)
-    return path
 
 
 @pytest.fixture
