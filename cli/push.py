@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..weights import load_model
-    from ..weights.catalogue import sha256_of
+    from ..sr_core.files import sha256_of
     from ..weights.errors import WeightFileError
     from ..weights.hub import hub_endpoint
     from ..weights.model_card import build_model_card

@@ -199,7 +199,7 @@ def load_cli_model(source: Optional[str]):
 
         entry = get_entry(source)
         if entry.bundled:
-            return load_model(entry.local_path())
+            return load_model(entry.bundled_file())
         return load_model(**entry.hub_options())
     raise UsageError(f"model {source!r}: no such file (give a weight file, an hf:// source or a catalogue name)")
 

@@ -1,6 +1,7 @@
-"""Writing files safely: a temporary file beside the target, renamed into place."""
+"""Files: written safely (a temporary file beside the target, renamed into place) and hashed."""
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -52,3 +53,12 @@ def atomic_write(path: Union[str, Path], write: Callable[[str], None]) -> Path:
     except OSError:
         pass
     return path
+
+
+def sha256_of(path: Union[str, Path], chunk: int = 1 << 20) -> str:
+    """The file's sha256 as 64 lowercase hex digits, read in ``chunk``-byte blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

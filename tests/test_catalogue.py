@@ -57,7 +57,7 @@ def test_missing_bundled_file_gives_a_clear_error(tmp_path, monkeypatch):
     path.write_text(json.dumps({"models": [entry]}))
     monkeypatch.setattr(catalogue, "CATALOGUE_PATH", path)
     with pytest.raises(WeightFileError, match="missing from this installation.*Reinstall"):
-        get_entry("b").local_path()
+        get_entry("b").bundled_file()
 
 
 def test_gensr_models_table_and_json(hub_home, no_outside_network, capsys):

@@ -301,7 +301,7 @@ def test_catalogue_entry_pins_revision_and_sha256(published, tmp_path, monkeypat
 
     write_catalogue()
     assert same_weights(gensr.load_model(f"hf://{REPO}/{FILE}"), model)  # no revision given: the catalogue's
-    assert same_weights(gensr.load_model(catalogue.get_entry("tiny").local_path()), model)
+    assert same_weights(gensr.load_model(**catalogue.get_entry("tiny").hub_options()), model)
     assert not same_weights(gensr.load_model(f"hf://{REPO}/{FILE}@main"), model)  # asked for main: no pin, no catalogue hash
 
     entry["sha256"] = "1" * 64

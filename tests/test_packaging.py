@@ -162,3 +162,38 @@ def test_package_code_imports_itself_only_relatively():
     assert not bad, "use relative imports inside the package: " + "; ".join(bad)
     assert absolute_imports("import gensr.weights\nfrom gensr import load_model\nfrom . import x\n") == [
         (1, "gensr.weights"), (2, "gensr")]
+
+
+def import_cycles(modules: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle (as a path that ends where it starts) in the graph
+    ``module -> modules it imports``, each found once from its smallest name."""
+    cycles = []
+
+    def walk(start: str, path: list[str]) -> None:
+        for nxt in sorted(modules.get(path[-1], ())):
+            if nxt == start:
+                cycles.append(path + [start])
+            elif nxt > start and nxt not in path:
+                walk(start, path + [nxt])
+
+    for start in sorted(modules):
+        walk(start, [start])
+    return cycles
+
+
+def test_import_cycle_finder():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c", "a"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_weights_modules_import_each_other_one_way():
+    """Within ``weights`` the dependencies go one way, lazy imports included
+    (e.g. ``hub`` reads the catalogue; the catalogue knows nothing of the Hub)."""
+    graph = {}
+    for path in sorted((ROOT / "weights").glob("*.py")):
+        name = "gensr.weights" + ("" if path.stem == "__init__" else f".{path.stem}")
+        imported = {m for _, m in imported_modules(path.read_text(encoding="utf-8"), ("gensr", "weights"))}
+        graph[name] = {m for m in imported if m.startswith("gensr.weights.")}
+    assert graph["gensr.weights.hub"]
+    assert import_cycles(graph) == []

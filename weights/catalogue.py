@@ -6,7 +6,6 @@ with the package) or on the Hugging Face Hub (``repo``, ``filename``,
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -14,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+from ..sr_core.files import sha256_of
 from .errors import GenSRError, HubIntegrityError, WeightFileError
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
@@ -68,39 +68,28 @@ class CatalogueEntry:
             raise CatalogueError(f"catalogue entry {self.name!r} is bundled ({self.file}), not on the Hub")
         return {"repo_id": self.repo, "filename": self.filename, "revision": self.revision, "sha256": self.sha256}
 
-    def local_path(self, **hub_options: Any) -> Path:
-        """The file on disk: the bundled file (sha256-checked when known), or
-        the Hub file downloaded/cached and verified. ``hub_options`` go to
-        ``resolve_hub_file`` (e.g. ``token``)."""
-        if self.bundled:
-            path = self.bundled_path()
-            if not path.is_file():
-                raise WeightFileError(
-                    f"the bundled model {self.name!r} is missing from this installation ({path}). "
-                    "Reinstall the package (pip install --force-reinstall comfyui-gensr) or reclone the node pack."
+    def bundled_file(self) -> Path:
+        """The bundled file, checked: present and (when known) of the right
+        sha256. A Hub entry is fetched by ``load_model(**entry.hub_options())``
+        or ``weights.hub.resolve_hub_file(**entry.hub_options())``: the Hub
+        code reads the catalogue, never the other way round."""
+        path = self.bundled_path()
+        if not path.is_file():
+            raise WeightFileError(
+                f"the bundled model {self.name!r} is missing from this installation ({path}). "
+                "Reinstall the package (pip install --force-reinstall comfyui-gensr) or reclone the node pack."
+            )
+        if self.sha256:
+            actual = sha256_of(path)
+            if actual != self.sha256:
+                raise HubIntegrityError(
+                    f"the bundled model {path} has sha256 {actual}, but the catalogue says {self.sha256}: "
+                    "the installation is damaged or the file was replaced. It was not loaded; reinstall the package."
                 )
-            if self.sha256:
-                actual = sha256_of(path)
-                if actual != self.sha256:
-                    raise HubIntegrityError(
-                        f"the bundled model {path} has sha256 {actual}, but the catalogue says {self.sha256}: "
-                        "the installation is damaged or the file was replaced. It was not loaded; reinstall the package."
-                    )
-            return path
-        from .hub import resolve_hub_file
-
-        return resolve_hub_file(**{**self.hub_options(), **hub_options})
+        return path
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "source": self.source, "format": self.file_format}
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _entry(raw: dict, where: str) -> CatalogueEntry:

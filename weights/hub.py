@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 from urllib.parse import quote, unquote
 
-from .catalogue import find_hub_entry, sha256_of
+from ..sr_core.files import sha256_of
+from .catalogue import find_hub_entry
 from .errors import (
     HubAccessError,
     HubDownloadError,
