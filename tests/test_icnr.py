@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gensr.sr_core.archs import RRDBNet, SRVGGNetCompact
+from gensr.sr_core.archs import SPAN, RealPLKSR, RRDBNet, SRVGGNetCompact
 from gensr.sr_core.archs.icnr import apply_icnr, icnr_, icnr_project_
 from gensr.training.loop import build_generator_for
 from gensr.training.presets import preset_config
@@ -65,6 +65,57 @@ def test_icnr_compact_model_output_has_no_sub_pixel_pattern():
     assert apply_icnr(model) == 1
     # body -> nearest x4, plus the nearest-upsampled input: constant 4x4 blocks.
     assert blocks_are_constant(model(x), 4)
+
+
+def nearest(x: torch.Tensor, r: int) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=r, mode="nearest")
+
+
+# (model, what the model adds to its pixel-shuffled output: spelled out here
+# from each architecture's paper/forward, not taken from the model's code)
+PIXEL_SHUFFLE_MODELS = {
+    "compact": (lambda: SRVGGNetCompact(num_feat=8, num_conv=2, scale=4), lambda x: nearest(x, 4)),
+    "span": (lambda: SPAN(num_feat=8, scale=4), lambda x: 0),
+    "span-x2-no-norm": (lambda: SPAN(in_channels=1, out_channels=1, num_feat=8, scale=2, norm=False), lambda x: 0),
+    "realplksr": (lambda: RealPLKSR(num_feat=8, num_block=1, kernel_size=5, scale=4), lambda x: nearest(x, 4)),
+    "realplksr-x3-layer-norm": (lambda: RealPLKSR(num_feat=8, num_block=1, kernel_size=5, scale=3, layer_norm=True),
+                                lambda x: nearest(x, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIXEL_SHUFFLE_MODELS))
+def test_icnr_output_of_every_pixel_shuffle_architecture_is_nearest_upsampled(name):
+    """After ICNR the model's output is its low-resolution output (the conv with
+    one kernel per channel) upsampled nearest, plus its residual: no sub-pixel
+    pattern at the start of training."""
+    build, residual = PIXEL_SHUFFLE_MODELS[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    (conv, r), = model.pixel_shuffle_convs()
+    x = torch.rand(1, model.in_channels, 6, 5)
+    with torch.no_grad():
+        assert not blocks_are_constant(model(x), r)  # the default init has a period-r pattern
+        assert apply_icnr(model) == 1
+        seen = []
+        handle = conv.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+        y = model(x)
+        handle.remove()
+        # Expected: the conv's input through one kernel per output channel, upsampled nearest.
+        g = r * r
+        low = F.conv2d(seen[0], conv.weight[::g], conv.bias[::g], padding=conv.padding)
+        expected = nearest(low, r) + residual(x)
+    assert y.shape == (1, model.out_channels, 6 * r, 5 * r)
+    assert blocks_are_constant(y, r)
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_icnr_refuses_dysample_realplksr():
+    """DySample samples every channel of RealPLKSR's tail bilinearly at learned
+    offsets: no conv feeds a pixel shuffle, so ICNR has nothing to tie."""
+    model = RealPLKSR(num_feat=8, num_block=1, kernel_size=5, scale=2, dysample=True)
+    assert model.pixel_shuffle_convs() == []
+    with pytest.raises(ValueError, match="RealPLKSR has no convolution before a pixel shuffle"):
+        apply_icnr(model)
 
 
 def test_icnr_refuses_architectures_without_pixel_shuffle():

@@ -155,6 +155,15 @@ class RealPLKSR(nn.Module):
         else:
             self.to_img = nn.PixelShuffle(scale)
 
+    def pixel_shuffle_convs(self) -> list[tuple[nn.Conv2d, int]]:
+        """The convolutions whose output goes to a pixel shuffle, with its factor
+        (for ICNR): the tail, unless DySample upsamples. DySample samples all of
+        the tail's channels bilinearly at learned positions, so no channel
+        belongs to one sub-pixel and there is nothing for ICNR to tie."""
+        if isinstance(self.to_img, nn.PixelShuffle):
+            return [(self.feats[-1], self.scale)]
+        return []
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The input repeated scale**2 times per channel: a nearest upsampling after the shuffle.
         return self.to_img(self.feats(x) + torch.repeat_interleave(x, self.scale * self.scale, dim=1))

@@ -169,6 +169,10 @@ class SPAN(nn.Module):
         self.conv_2 = RepConv3(num_feat, num_feat)
         self.upsampler = nn.Sequential(nn.Conv2d(num_feat, out_channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
 
+    def pixel_shuffle_convs(self) -> list[tuple[nn.Conv2d, int]]:
+        """The convolutions whose output goes to a pixel shuffle, with its factor (for ICNR)."""
+        return [(self.upsampler[0], self.scale)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.norm:
             x = (x - self.rgb_mean.to(x.dtype)) * IMG_RANGE
