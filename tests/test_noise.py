@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gensr.sr_core.noise import SeededNoise, hash32, positional_normal
+from gensr.sr_core.upscale import upscale
 
 
 class NoisyUpscaler(nn.Module):
@@ -76,3 +79,33 @@ def test_seeded_noise_checks_its_arguments():
         call(NoisyUpscaler(), torch.rand(1, 3, 4, 4), origins=[(0, 0), (0, 4)])
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         call(NoisyUpscaler(), torch.rand(3, 4, 4))
+
+
+class NoisyNearest(nn.Module):
+    """A per-pixel noisy x2 upscaler (no context): its input plus
+    ``0.1 * randn_like(input)``, upsampled nearest."""
+
+    def forward(self, x):
+        return F.interpolate(x + 0.1 * torch.randn_like(x), scale_factor=2, mode="nearest")
+
+
+def noisy_descriptor(seed: int) -> SimpleNamespace:
+    """A spandrel-style descriptor whose call is seeded, as GenSR's spandrel
+    loader makes it for AuraSR."""
+    return SimpleNamespace(model=NoisyNearest(), scale=2, input_channels=3, output_channels=3,
+                           _call_fn=SeededNoise(seed))
+
+
+def test_engine_passes_window_origins_so_tiled_noise_equals_untiled():
+    """Tiled, every window's input noise is the crop of the whole image's field
+    (the engine tells the seeded call where each window lies): the result is
+    the untiled one, which is the input plus the whole-image field, upscaled."""
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 40, 36)
+    desc = noisy_descriptor(seed=5)
+    whole = upscale(desc, image, tile=512, clamp=False, layout="bchw", tile_batch=1)
+    expected = F.interpolate(image + 0.1 * positional_normal(5, 3, 40, 36).unsqueeze(0), scale_factor=2, mode="nearest")
+    torch.testing.assert_close(whole, expected, atol=1e-6, rtol=0)
+    for tile_batch in (1, 4):  # one window per call, and batches of windows
+        tiled = upscale(desc, image, tile=16, overlap=0, clamp=False, layout="bchw", tile_batch=tile_batch)
+        torch.testing.assert_close(tiled, expected, atol=1e-6, rtol=0)

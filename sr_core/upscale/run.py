@@ -10,13 +10,14 @@ import copy
 import threading
 import weakref
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from ..archs.bands import larger_bands
 from ..archs.registry import Sink, architecture_of
+from ..noise import Origin
 from .devices import (
     DeviceLike, auto_dtype, checked_precision, cpu_plan, cpu_threads, is_oom, parse_precision, release_cached_memory,
     resolve_device, same_device,
@@ -169,11 +170,14 @@ class Runner:
         return x
 
     def __call__(
-        self, x: torch.Tensor, sink: Optional[Sink] = None, between: Optional[Callable[[], None]] = None
+        self, x: torch.Tensor, sink: Optional[Sink] = None, between: Optional[Callable[[], None]] = None,
+        origins: Optional[Sequence[Origin]] = None,
     ) -> Optional[torch.Tensor]:
         """The model's output as float32; with ``sink`` (streaming models only)
         the output rows go to ``sink(first_row, rows)`` band by band instead.
-        Banded models call ``between()`` after each block (it may raise to stop)."""
+        Banded models call ``between()`` after each block (it may raise to stop).
+        ``origins``: each window's (top, left) in the padded image, for a model
+        whose call takes them (see :attr:`ModelSpec.takes_origins`)."""
         with torch.inference_mode():
             x = self.prepare(x)
             if sink is not None and not self.streaming:
@@ -184,7 +188,7 @@ class Runner:
                     return None
                 y = self.streamed.forward(x, between)
             else:
-                y = self.spec.forward(self.module, x)
+                y = self.spec.forward(self.module, x, origins)
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"{self.spec.name} returned {type(y).__name__}, not a tensor")
         return y.float()
@@ -342,8 +346,10 @@ class _Execution:
             # Streaming models hand over output rows as they are made, straight into the result.
             direct = runner.streaming and len(group) == 1 and self.colour_rs.identity and not self.spec.square
             sink = (lambda r, rows, t=group[0]: self.emit(b, t, rows, r, True)) if direct else None
+            # Each window's position, once per plane: a noisy model draws the crop of one whole-image noise field.
+            origins = [(t.y0, t.x0) for t in group for _ in range(self.channels.planes)] if self.spec.takes_origins else None
             try:
-                y = runner(inp, sink, stop)
+                y = runner(inp, sink, stop, origins)
             except Exception as e:  # noqa: BLE001 - only out-of-memory is handled
                 if not is_oom(e):
                     raise

@@ -14,13 +14,14 @@ Models:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..archs.registry import SizeRules, architecture_of
+from ..noise import Origin
 
 
 def pad_edges(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -71,15 +72,28 @@ class ModelSpec:
     def rules(self) -> SizeRules:
         return SizeRules(self.multiple, self.minimum, self.square)
 
-    def forward(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def takes_origins(self) -> bool:
+        """Whether the model's call wants each window's position (a noisy
+        model's :class:`~gensr.sr_core.noise.SeededNoise`)."""
+        return bool(getattr(self.call, "takes_origins", False))
+
+    def forward(self, module: nn.Module, x: torch.Tensor, origins: Optional[Sequence[Origin]] = None) -> torch.Tensor:
         """The model on ``x`` (B, C, h, w), honouring its size rules the way
         spandrel's descriptor call does: a window the rules do not accept is
-        padded (mirrored) to the next accepted size and the output cropped."""
+        padded (mirrored) to the next accepted size and the output cropped.
+        ``origins``: the (top, left) of each window in the padded image, passed
+        on to a call that :attr:`takes_origins` (others ignore them)."""
         h, w = x.shape[-2:]
         ph, pw = accepted_size(h, w, self.rules)
         if (ph, pw) != (h, w):
             x = pad_edges(x, ph, pw)
-        y = self.call(module, x) if self.call is not None else module(x)
+        if self.call is None:
+            y = module(x)
+        elif origins is not None and self.takes_origins:
+            y = self.call(module, x, origins=origins)
+        else:
+            y = self.call(module, x)
         if (ph, pw) != (h, w) and isinstance(y, torch.Tensor):
             y = y[..., : h * self.scale, : w * self.scale]
         return y
