@@ -35,6 +35,18 @@ def test_hub_entries_are_pinned_and_parse_as_hub_addresses():
         assert catalogue.find_hub_entry(e.repo.upper(), e.filename) == e
 
 
+
+def test_catalogue_offers_each_modern_community_architecture():
+    """Issue 12: people reach for SPAN, RealPLKSR and DAT2 models as well as ESRGAN; each has a pinned Hub entry,
+    and a subfolder file name (a mirror's ``ESRGAN/...``) survives the round trip through its hf:// source."""
+    hub = [e for e in load_catalogue() if not e.bundled]
+    assert {"rrdbnet", "span", "realplksr", "dat"} <= {e.arch for e in hub}
+    assert len({e.name for e in hub}) == len({(e.repo, e.filename) for e in hub}) == len(hub)
+    nested = [e for e in hub if "/" in e.filename]
+    assert nested, "the catalogue pins at least one file inside a repository folder"
+    for e in nested:
+        assert parse_hf_uri(e.source).filename == e.filename
+
 def test_malformed_catalogues_are_rejected():
     good = {"name": "x", "description": "", "file": None, "repo": "a/b", "filename": "m.safetensors", "revision": "0" * 40,
             "sha256": "a" * 64, "size": 1, "arch": "compact", "scale": 4, "licence": "MIT"}
