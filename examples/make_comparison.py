@@ -108,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.image.is_file():
         raise SystemExit(f"make_comparison: {args.image} does not exist; give --image an HR image")
-    labels = args.labels or [Path(m).stem if m not in map(str, DEFAULT_MODELS) else DEFAULT_LABELS[DEFAULT_MODELS.index(Path(m))]
-                             for m in args.models]
+    known = dict(zip(map(str, DEFAULT_MODELS), DEFAULT_LABELS))
+    labels = args.labels or [known.get(m, Path(m).stem) for m in args.models]
     if len(labels) != len(args.models):
         raise SystemExit(f"make_comparison: {len(args.models)} models but {len(labels)} labels; give one label per model")
     models = [load_model(m).float().eval() for m in args.models]
