@@ -1,21 +1,18 @@
 """Devices and precision: choosing the compute device, what it has free
 (memory, CPU threads), recognising out-of-memory errors, and the compute
-dtype (what ``precision="auto"`` picks and the quality check that makes a
-model fall back to float32 when reduced precision hurts its output)."""
+dtype ``precision="auto"`` tries (the quality check that makes a model fall
+back to float32 is a measurement: ``measure.checked_precision``)."""
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
 import time
-import weakref
-from typing import Callable, Dict, Iterator, Tuple, Union
+from typing import Iterator, Tuple, Union
 
 import torch
-from torch import nn
 
 from ..hardware import cpu_cache_bytes, cpu_has_fast_bf16  # noqa: F401 - cpu_cache_bytes re-exported
-from ..metrics import psnr
 
 DeviceLike = Union[str, torch.device, None]
 PrecisionLike = Union[str, torch.dtype]
@@ -227,15 +224,6 @@ def cpu_threads(n: int) -> Iterator[None]:
 
 # ------------------------------------------------------------------ precision
 
-#: ``auto`` keeps reduced precision only if the probe's PSNR against the ground
-#: truth drops by at most this much compared with float32 ...
-MAX_QUALITY_LOSS_DB = 0.5
-#: ... and the reduced-precision output stays this close to the float32 output.
-MIN_PSNR_VS_FP32_DB = 40.0
-
-_DECISIONS: "weakref.WeakKeyDictionary[nn.Module, Dict[Tuple, bool]]" = weakref.WeakKeyDictionary()
-
-
 def parse_precision(precision: PrecisionLike) -> Union[str, torch.dtype]:
     """``"auto"`` or a dtype, from a name or a dtype."""
     if isinstance(precision, torch.dtype):
@@ -264,49 +252,3 @@ def auto_dtype(device: torch.device, allowed: Tuple[torch.dtype, ...]) -> torch.
     if device.type == "cpu" and torch.bfloat16 in allowed and cpu_has_fast_bf16():
         return torch.bfloat16
     return torch.float32
-
-
-def reduced_precision_ok(
-    spec, run_fp32: Callable[[torch.Tensor], torch.Tensor], run_low: Callable[[torch.Tensor], torch.Tensor],
-    size: int = 48,
-) -> Tuple[bool, float, float]:
-    """(ok, PSNR loss vs ground truth in dB, PSNR of low vs fp32) on a probe:
-    a picture downscaled by the model's scale is upscaled both ways."""
-    from .measure import probe_image
-    from .resample import resize
-
-    m = spec.multiple
-    side = -(-max(size, spec.minimum) // m) * m
-    hr = probe_image(spec.in_channels, side * spec.scale, side * spec.scale, seed=3)
-    lr = resize(hr, (side, side), "bicubic").clamp(0, 1) if spec.scale > 1 else hr
-    ref = run_fp32(lr).clamp(0, 1).cpu()
-    low = run_low(lr).clamp(0, 1).cpu()
-    if not (torch.isfinite(low).all() and torch.isfinite(ref).all()):
-        return False, float("inf"), float("nan")
-    if ref.shape[1] <= hr.shape[1]:
-        target = hr[:, : ref.shape[1]]
-        loss = psnr(ref, target) - psnr(low, target)
-    else:  # no ground truth for extra output channels: judge by closeness alone
-        loss = 0.0
-    close = psnr(low, ref)
-    ok = loss <= MAX_QUALITY_LOSS_DB and close >= MIN_PSNR_VS_FP32_DB
-    return ok, loss, close
-
-
-def checked_precision(
-    spec, device: torch.device, dtype: torch.dtype, key: Tuple,
-    make_runner: Callable[[torch.dtype], Callable[[torch.Tensor], torch.Tensor]],
-) -> torch.dtype:
-    """``dtype`` if it passes the quality check for this model (decision cached
-    per model, ``key`` (its weights version), device type and dtype), else float32."""
-    if dtype == torch.float32:
-        return dtype
-    decisions = _DECISIONS.setdefault(spec.module, {})
-    full = (key, device.type, dtype)
-    if full not in decisions:
-        try:
-            ok, _loss, _close = reduced_precision_ok(spec, make_runner(torch.float32), make_runner(dtype))
-        except RuntimeError:
-            ok = False  # e.g. an op without a kernel for this dtype on this device
-        decisions[full] = ok
-    return dtype if decisions[full] else torch.float32

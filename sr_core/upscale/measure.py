@@ -1,6 +1,7 @@
 """What the engine measures about a model, once per model and weights
 version: how much context a window needs for the tiled output to equal the
-untiled one, its working memory per pixel, and the probe picture both use.
+untiled one, its working memory per pixel, whether reduced precision keeps
+its output's quality, and the probe picture they use.
 
 Context: plain convolution stacks (Real-ESRGAN Compact) have an exact answer
 (asked of the architecture registry). Deep networks (RRDBNet has ~350
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..archs.registry import architecture_of
+from ..metrics import psnr
 from .devices import cpu_cache_bytes, free_memory
 from .spec import ModelSpec
 
@@ -233,3 +235,59 @@ def default_budget(device: torch.device, module: nn.Module, requested: Optional[
         return int(requested)
     model_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
     return memory_budget(device, model_bytes)
+
+
+# ------------------------------------------------------------------ precision quality
+
+#: ``auto`` keeps reduced precision only if the probe's PSNR against the ground
+#: truth drops by at most this much compared with float32 ...
+MAX_QUALITY_LOSS_DB = 0.5
+#: ... and the reduced-precision output stays this close to the float32 output.
+MIN_PSNR_VS_FP32_DB = 40.0
+
+_DECISIONS: "weakref.WeakKeyDictionary[nn.Module, Dict[Tuple, bool]]" = weakref.WeakKeyDictionary()
+
+
+def reduced_precision_ok(
+    spec, run_fp32: Callable[[torch.Tensor], torch.Tensor], run_low: Callable[[torch.Tensor], torch.Tensor],
+    size: int = 48,
+) -> Tuple[bool, float, float]:
+    """(ok, PSNR loss vs ground truth in dB, PSNR of low vs fp32) on a probe:
+    a picture downscaled by the model's scale is upscaled both ways."""
+    from .resample import resize
+
+    m = spec.multiple
+    side = -(-max(size, spec.minimum) // m) * m
+    hr = probe_image(spec.in_channels, side * spec.scale, side * spec.scale, seed=3)
+    lr = resize(hr, (side, side), "bicubic").clamp(0, 1) if spec.scale > 1 else hr
+    ref = run_fp32(lr).clamp(0, 1).cpu()
+    low = run_low(lr).clamp(0, 1).cpu()
+    if not (torch.isfinite(low).all() and torch.isfinite(ref).all()):
+        return False, float("inf"), float("nan")
+    if ref.shape[1] <= hr.shape[1]:
+        target = hr[:, : ref.shape[1]]
+        loss = psnr(ref, target) - psnr(low, target)
+    else:  # no ground truth for extra output channels: judge by closeness alone
+        loss = 0.0
+    close = psnr(low, ref)
+    ok = loss <= MAX_QUALITY_LOSS_DB and close >= MIN_PSNR_VS_FP32_DB
+    return ok, loss, close
+
+
+def checked_precision(
+    spec, device: torch.device, dtype: torch.dtype, key: Tuple,
+    make_runner: Callable[[torch.dtype], Callable[[torch.Tensor], torch.Tensor]],
+) -> torch.dtype:
+    """``dtype`` if it passes the quality check for this model (decision cached
+    per model, ``key`` (its weights version), device type and dtype), else float32."""
+    if dtype == torch.float32:
+        return dtype
+    decisions = _DECISIONS.setdefault(spec.module, {})
+    full = (key, device.type, dtype)
+    if full not in decisions:
+        try:
+            ok, _loss, _close = reduced_precision_ok(spec, make_runner(torch.float32), make_runner(dtype))
+        except RuntimeError:
+            ok = False  # e.g. an op without a kernel for this dtype on this device
+        decisions[full] = ok
+    return dtype if decisions[full] else torch.float32

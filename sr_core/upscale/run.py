@@ -19,12 +19,12 @@ from ..archs.bands import larger_bands
 from ..archs.registry import Sink, architecture_of
 from ..noise import Origin
 from .devices import (
-    DeviceLike, auto_dtype, checked_precision, cpu_plan, cpu_threads, is_oom, parse_precision, release_cached_memory,
+    DeviceLike, auto_dtype, cpu_plan, cpu_threads, is_oom, parse_precision, release_cached_memory,
     resolve_device, same_device,
 )
 from .errors import UpscaleCancelled, UpscaleOutOfMemory
 from .measure import (
-    cache_friendly_pixels, default_budget, model_context, model_profile, profile_bytes_per_pixel, weights_key,
+    cache_friendly_pixels, checked_precision, default_budget, model_context, model_profile, profile_bytes_per_pixel, weights_key,
 )
 from .options import UpscaleOptions, options_from
 from .plan import Budget, ModelFacts, Tile, UpscalePlan, backoff, plan_upscale
