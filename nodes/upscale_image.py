@@ -59,7 +59,8 @@ class GenSRUpscale(io.ComfyNode):
                 ),
                 io.Combo.Input(
                     "precision", options=list(PRECISIONS), default="auto",
-                    tooltip="Compute precision. auto = fp16/bf16 on GPUs that handle them well, fp32 otherwise.",
+                    tooltip="Compute precision. auto = fp16 on CUDA GPUs, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), "
+                    "each kept only if a quality check on this model passes; fp32 otherwise.",
                 ),
             ],
             # V3 ids must differ from input ids; the socket is still named "image".
