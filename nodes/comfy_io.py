@@ -187,6 +187,8 @@ _found = find_comfy_api()
 API_VERSION: str = _found[0] if _found else "v1"
 io: Any = _found[1] if _found else _V1_IO
 ComfyExtension: Any = _found[2] if _found else _ComfyExtension
+if _found:  # inside ComfyUI: say which API the nodes use (outside it there is nothing to say)
+    log.info("GenSR: nodes use ComfyUI's comfy_api.%s", API_VERSION)
 
 
 def schema(*, search_aliases: Sequence[str] = (), **fields: Any):
