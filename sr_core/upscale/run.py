@@ -164,7 +164,11 @@ class Runner:
         return self.streamed is not None and self.streamed.takes_sink
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
+        # Asynchronous only from the host to CUDA: a non_blocking copy to the
+        # host (an image on the GPU, a model on the CPU) is not complete when
+        # it returns and would be read before it lands.
+        async_ok = self.device.type == "cuda" and x.device.type == "cpu"
+        x = x.to(device=self.device, dtype=self.dtype, non_blocking=async_ok)
         if self.channels_last:
             x = canonical_channels_last(x)
         return x
