@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import math
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..sr_core.image_io import FORMATS, IMAGE_EXTENSIONS, ImageFileError, is_image_file
+from ..sr_core.upscale.plan import MAX_SIDE
 from .errors import UsageError
 from .options import device_option
 
@@ -25,7 +27,16 @@ def _size(text: str) -> Tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 3840x2160, not {text!r}")
+    if max(int(m.group(1)), int(m.group(2))) > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"expected sides of at most {MAX_SIDE} pixels, not {text!r}")
     return int(m.group(1)), int(m.group(2))
+
+
+def _side(text: str) -> int:
+    v = _positive_int(text)
+    if v > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SIDE} pixels, not {text!r}")
+    return v
 
 
 def _positive_int(text: str) -> int:
@@ -58,7 +69,7 @@ def _positive_float(text: str) -> float:
         v = float(text)
     except ValueError:
         v = 0.0
-    if not v > 0:
+    if not (v > 0 and math.isfinite(v)):
         raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
     return v
 
@@ -83,7 +94,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     size.add_argument("--outscale", type=_positive_float, metavar="F",
                       help="final size as a multiple of the input (any number, e.g. 2 with a x4 model)")
     size.add_argument("--size", type=_size, metavar="WxH", help="final width x height")
-    size.add_argument("--long-side", type=_positive_int, metavar="N", help="final length of the longer side")
+    size.add_argument("--long-side", type=_side, metavar="N", help="final length of the longer side")
     p.add_argument("--tile", type=_auto_or_int(8), default="auto", metavar="N",
                    help="largest tile side in pixels (default: auto, from free memory)")
     p.add_argument("--overlap", type=_auto_or_int(0), default="auto", metavar="N",

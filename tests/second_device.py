@@ -8,7 +8,10 @@ PyTorch checks real devices: an op that mixes a second-device tensor with a
 CPU tensor (other than a 0-dim scalar) raises "Expected all tensors to be on
 the same device", ``out=`` included; only the transfer ops (``copy_``,
 ``to``) cross. This is what a GPU does to code that writes a GPU result into
-a CPU output with ``out=``.
+a CPU output with ``out=``. A ``non_blocking`` copy from the second device
+to the host is, as from CUDA, not complete when it returns (PyTorch makes a
+pinned destination and queues the copy); nothing here can synchronise it, so
+it reads as NaN and is listed in ``unsynced_host_copies``.
 """
 from __future__ import annotations
 
@@ -57,12 +60,21 @@ def _is_second(device) -> bool:
     return device is not None and torch.device(device).type == "meta"
 
 
+def _non_blocking(func, args, kwargs) -> bool:
+    """Whether a ``to`` / ``_to_copy`` call asks for ``non_blocking``, by keyword or position."""
+    for i, a in enumerate(func._schema.arguments):
+        if a.name == "non_blocking":
+            return bool(kwargs.get("non_blocking", args[i] if i < len(args) else False))
+    return False
+
+
 class StrictSecondDevice(TorchDispatchMode):
     """Runs every op on the CPU, tracking which tensors are on the second device."""
 
     def __init__(self):
         super().__init__()
         self.mixed_ops = []
+        self.unsynced_host_copies = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
@@ -82,6 +94,9 @@ class StrictSecondDevice(TorchDispatchMode):
                           for k, v in kwargs.items() if k != "pin_memory"}
             res = func(_unwrap(args[0]), *cpu_args, **cpu_kwargs)
             to_second = _is_second(devices[0]) if devices else isinstance(args[0], OnDevice)
+            if isinstance(args[0], OnDevice) and not to_second and _non_blocking(func, args, kwargs):
+                self.unsynced_host_copies.append(str(func))
+                return torch.full_like(res, float("nan")) if res.is_floating_point() else res.clone()
             if res is _unwrap(args[0]) and to_second == isinstance(args[0], OnDevice):
                 return args[0]  # no copy needed
             return OnDevice(res) if to_second else (res.clone() if res is _unwrap(args[0]) else res)

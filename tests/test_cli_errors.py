@@ -133,3 +133,36 @@ def test_a_text_file_named_png_is_named_once(tmp_path, model_file, capsys):
     assert main(["upscale", str(bad), "-o", str(tmp_path / "out"), "--model", str(model_file), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.count(str(bad)) == 1 and "cannot read image" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flags", [["--outscale", "inf"], ["--long-side", str(10**30)], ["--size", f"{10**30}x8"]])
+def test_an_output_size_no_image_can_have_is_an_option_error(tmp_path, model_file, capsys, flags):
+    """An infinite or absurd output size is the user's mistake, caught before any
+    pixel is computed: exit code 2 and one line, not an OverflowError traceback."""
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "img.png")
+    with pytest.raises(SystemExit) as stop:
+        main(["upscale", str(tmp_path / "img.png"), "-o", str(tmp_path / "out.png"), "--model", str(model_file), *flags])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert flags[0] in err and "Traceback" not in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_an_outscale_too_large_for_the_image_fails_that_file_in_one_line(tmp_path, model_file, capsys):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "img.png")
+    out = tmp_path / "out.png"
+    assert main(["upscale", str(tmp_path / "img.png"), "-o", str(out), "--model", str(model_file),
+                 "--outscale", "1e300"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "bug" not in err
+    assert [line for line in err.splitlines() if line.startswith("failed")] == [
+        line for line in err.splitlines() if "more than any image can hold" in line]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("outscale, target", [(float("inf"), None), (1e300, None), (None, 10**30), (None, (10**30, 8))])
+def test_the_engine_refuses_an_output_size_no_tensor_can_hold(outscale, target):
+    from gensr.sr_core.upscale.plan import output_size
+
+    with pytest.raises(ValueError, match="output"):
+        output_size(8, 8, 4, outscale, target)

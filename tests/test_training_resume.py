@@ -14,6 +14,7 @@ import torch
 
 import gensr
 from gensr.training.checkpoint import load_checkpoint
+from gensr.weights.errors import GenSRError
 from gensr.training.loop import Trainer, TrainingInterrupted
 from training_env import gensr_command, tiny_config, weights_equal
 
@@ -118,3 +119,22 @@ def test_sigterm_to_the_cli_saves_a_checkpoint_and_exits_130(tmp_path):
     assert "checkpoint saved, continue with --resume" in err
     ckpt = load_checkpoint(run_dir / "checkpoint.pt")
     assert ckpt["iteration"] == records(run_dir)[-1]["iteration"]
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", None])
+def test_a_damaged_checkpoint_is_a_one_line_error_that_says_what_to_do(tmp_path, content):
+    """``--resume`` on a checkpoint.pt that is empty, not a pickle, or a pickle
+    of something else (another program's file) is the user's to fix (delete it
+    or drop --resume), said in one line, not a traceback reported as a bug."""
+    from gensr.cli.errors import report
+
+    path = tmp_path / "checkpoint.pt"
+    if content is None:
+        torch.save({"model": {"w": torch.zeros(2)}}, path)  # a weights-only pickle without GenSR's run state
+    else:
+        path.write_bytes(content)
+    with pytest.raises(GenSRError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert str(path) in message and "--resume" in message and "\n" not in message
+    assert report("train", caught.value) == 2

@@ -55,6 +55,7 @@ def test_every_device_combination_writes_the_same_result(monkeypatch, compute, i
         assert out.device.type == out_device.type and out8.device.type == out_device.type
         out, out8 = _cpu(out), _cpu(out8)
     assert mode.mixed_ops == []
+    assert mode.unsynced_host_copies == [], "a non_blocking copy to the host was read before it completed"
     assert out.shape == (2, 4, 40, 52)
     assert float((out[:, :3] - ref).abs().max()) < 1e-5
     assert torch.equal(out8[:, :3], (ref * 255).round().to(torch.uint8))

@@ -351,3 +351,30 @@ def test_out_is_written_in_place_and_checked():
     same_size = SRVGGNetCompact(num_feat=8, num_conv=2, scale=1).eval()
     with pytest.raises(ValueError, match="share memory"):
         upscale(same_size, image, out=image)
+
+
+def test_the_failed_calls_memory_is_freed_before_the_back_off(monkeypatch):
+    """What the failed window allocated is garbage before the engine empties the
+    device's cache and re-plans (which may measure the model on a probe): a
+    handled exception keeps its traceback's frames, and their tensors, alive
+    until the ``except`` block ends (PyTorch FAQ: recover outside it)."""
+    import weakref
+
+    from gensr.sr_core.upscale import run as run_mod
+
+    alive = []
+
+    class Grabby(_OOMAbove):
+        def forward(self, x):
+            activations = torch.empty(x.shape[0], 64, *x.shape[-2:])  # what a real forward holds when it fails
+            alive.append(weakref.ref(activations))
+            return super().forward(x)
+
+    released = []
+    monkeypatch.setattr(run_mod, "release_cached_memory",
+                        lambda device: released.append([r for r in alive if r() is not None]))
+    inner, x = _compact(), _img(h=48, w=48)
+    out = upscale(Grabby(inner, limit=24 * 24), x, tile=40, overlap=5, precision="fp32", channels_last=False)
+    torch.testing.assert_close(out, _direct(inner, x), atol=1e-5, rtol=0)
+    assert released, "the model ran out of memory and the engine backed off"
+    assert all(still == [] for still in released), "the failed call's tensors were still alive"

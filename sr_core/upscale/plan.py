@@ -144,16 +144,32 @@ def check_context(tiles: List[Tile], height: int, width: int, overlap: int) -> N
         raise AssertionError("cores do not cover every pixel exactly once")
 
 
+#: The longest side a result may have: more than any image format holds (PNG's 2**31 - 1).
+MAX_SIDE = 2**31 - 1
+
+
 def output_size(height: int, width: int, scale: int, outscale: Optional[float], target: Target) -> Tuple[int, int]:
     """(height, width) of the result: the model's own scale by default,
     ``outscale`` times the input, or ``target`` = (width, height) or an int
-    long side (aspect ratio kept)."""
+    long side (aspect ratio kept). At most ``MAX_SIDE`` a side."""
+    size = _output_size(height, width, scale, outscale, target)
+    if max(size) > MAX_SIDE:
+        raise ValueError(
+            f"the output would be {size[1]}x{size[0]} pixels, more than any image can hold "
+            f"(at most {MAX_SIDE} a side); ask for a smaller outscale or target"
+        )
+    return size
+
+
+def _output_size(height: int, width: int, scale: int, outscale: Optional[float], target: Target) -> Tuple[int, int]:
     if outscale is not None and target is not None:
         raise ValueError("give either outscale or target, not both")
     if outscale is not None:
         f = float(outscale)
-        if not f > 0:
-            raise ValueError(f"outscale must be a positive number, not {outscale!r}")
+        if not (f > 0 and math.isfinite(f)):
+            raise ValueError(f"outscale must be a finite positive number (output scale), not {outscale!r}")
+        if max(height, width) * f > MAX_SIDE:
+            return MAX_SIDE + 1, MAX_SIDE + 1  # too large: said by output_size
         return max(1, round(height * f)), max(1, round(width * f))
     if target is None:
         return height * scale, width * scale

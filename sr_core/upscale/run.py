@@ -164,7 +164,11 @@ class Runner:
         return self.streamed is not None and self.streamed.takes_sink
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
+        # Asynchronous only from the host to CUDA: a non_blocking copy to the
+        # host (an image on the GPU, a model on the CPU) is not complete when
+        # it returns and would be read before it lands.
+        async_ok = self.device.type == "cuda" and x.device.type == "cpu"
+        x = x.to(device=self.device, dtype=self.dtype, non_blocking=async_ok)
         if self.channels_last:
             x = canonical_channels_last(x)
         return x
@@ -348,13 +352,17 @@ class _Execution:
             sink = (lambda r, rows, t=group[0]: self.emit(b, t, rows, r, True)) if direct else None
             # Each window's position, once per plane: a noisy model draws the crop of one whole-image noise field.
             origins = [(t.y0, t.x0) for t in group for _ in range(self.channels.planes)] if self.spec.takes_origins else None
+            failed = None
             try:
                 y = runner(inp, sink, stop, origins)
             except Exception as e:  # noqa: BLE001 - only out-of-memory is handled
                 if not is_oom(e):
                     raise
                 failed = str(e)
-                del inp, crops, e
+            if failed is not None:
+                # Recover outside the except block: until it ends, the error's
+                # traceback keeps the failed call's frames and their tensors alive.
+                del inp, crops
                 release_cached_memory(runner.device)
                 try:
                     self.plan, regrid = backoff(self.plan, group + list(queue), self.context, self.options.overlap)
