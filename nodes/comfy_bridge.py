@@ -118,7 +118,14 @@ def prepare_model(upscale_model: Any, memory_required: int):
     device = mm.get_torch_device()
     mm.free_memory(memory_required + module_size(upscale_model.model), device)
     upscale_model.to(device)
-    return device, lambda: upscale_model.to(offload_device())
+
+    def release() -> None:  # as ComfyUI's node does; the engine's converted copy goes too
+        from ..sr_core.upscale import forget_converted_weights
+
+        upscale_model.to(offload_device())
+        forget_converted_weights(upscale_model)
+
+    return device, release
 
 
 def attach_patcher(descriptor: Any) -> Any:

@@ -260,3 +260,13 @@ def test_a_tile_too_small_for_the_context_is_logged_once(tmp_path, caplog):
     assert out.shape == (2, 24, 20, 3)
     warnings = [r.getMessage() for r in caplog.records if "seams may show" in r.getMessage()]
     assert len(warnings) == 1 and "tile 4x4" in warnings[0]
+
+
+def test_comfyui_03_offload_takes_the_engines_converted_copy_with_it(tmp_path, fake_comfy_03):
+    """ComfyUI 0.3.x moves the model back to the offload device after the node;
+    a converted copy (here bf16) must not stay behind where ComfyUI cannot see it."""
+    from gensr.sr_core.upscale import converted_weights_bytes
+
+    model = _load(tmp_path, scale=2)
+    _upscale(model, _image(h=8, w=8), precision="bf16")
+    assert converted_weights_bytes(model) == 0

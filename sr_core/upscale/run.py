@@ -131,6 +131,11 @@ def weights_memory_required(model: Any, device: DeviceLike, precision: Any = "au
     tensors = list(spec.module.parameters()) + list(spec.module.buffers())
     if not spec.module.training and all(t.dtype == dtype for t in tensors if t.is_floating_point()):
         return 0
+    with _CONVERTED_LOCK:  # a copy already made takes memory that the device reports as used
+        held = _CONVERTED.get(spec.module) or {}
+        version = weights_key(spec.module) if held else None
+        if any(d == _device_key(dev) and t == dtype and v == version for (d, t, _cl), (v, _c) in held.items()):
+            return 0
     elem = torch.empty((), dtype=dtype).element_size()
     return sum(t.numel() * (elem if t.is_floating_point() else t.element_size()) for t in tensors)
 
