@@ -207,9 +207,11 @@ _THREADS_LOCK = threading.RLock()
 @contextlib.contextmanager
 def cpu_threads(n: int) -> Iterator[None]:
     """torch's intra-op thread count set to ``n`` for the block and restored
-    after it. torch's count is process-wide: calls that change it are
-    serialised (a lock held for the block), so two upscales in two threads
-    never change it under each other."""
+    after it. With OpenMP the count belongs to the calling thread and is the
+    default for threads that first use torch meanwhile (such a thread keeps
+    ``n``; inside ComfyUI every node runs in the one executor thread, so this
+    does not arise there). Calls that change it are serialised (a lock held for
+    the block), so two upscales in two threads never change it under each other."""
     if n == torch.get_num_threads():
         yield
         return
