@@ -3,6 +3,7 @@ the way ComfyUI's built-in "Upscale Image (using Model)" node runs it.
 
     python bench/upscale.py [--configs compact rrdb] [--repeats 2] [--threads N]
     python bench/upscale.py --memory-check          # 2048x2048 -> 8192x8192 uint8
+    python bench/upscale.py --models OLD.safetensors NEW.safetensors [--size 1024]
 
 Configurations (from the issue): Real-ESRGAN Compact x4 (64 features, 16
 convs; the real animevideov3 weights when ../shared has them) on a 1024x1024
@@ -32,6 +33,12 @@ from the same run.
 Each configuration also prints the model's FLOPs, both methods' effective
 GFLOPS and the best convolution throughput this CPU reaches in a hot loop:
 the fastest any fp32 implementation of the same arithmetic could go.
+
+``--models`` times ``gensr.upscale`` on weight files instead (the first is the
+baseline; e.g. the bundled default before and after retraining it:
+``git show REV:weights/default/gensr-x4.safetensors > old.safetensors``), on
+one ``--size`` image, alternating files run by run, and prints each file's
+best time and its ratio to the first.
 
 Every run happens in a fresh subprocess (peak memory = that process's peak
 RSS, ``ru_maxrss``, torch included; "run +MiB" = growth during the timed
@@ -130,6 +137,10 @@ def _model(arch: str):
     from gensr.sr_core.archs import RRDBNet, SRVGGNetCompact
 
     torch.manual_seed(0)
+    if arch.startswith("file:"):
+        from gensr.weights import load_model
+
+        return load_model(arch[len("file:"):])
     if arch == "compact":
         if SHARED_COMPACT.is_file():
             from gensr.weights import load_model
@@ -317,6 +328,24 @@ def bench(args: argparse.Namespace) -> None:
         print(f"speed ratio gensr/comfy: {speed:.2f}x (target >= 2x); working-memory ratio comfy/gensr: {mem:.2f}x\n")
 
 
+def compare_models(args: argparse.Namespace) -> None:
+    """gensr.upscale with each of ``args.models`` on one image; ratios to the first."""
+    size = args.size or 1024
+    print(f"torch threads: {args.threads or 'default'}; CPU: {os.cpu_count()} cores; load average: "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}; {size}x{size}, precision {args.precision}")
+    runs = {m: [] for m in args.models}
+    for _ in range(args.repeats):
+        for path in args.models:
+            r = run_child("gensr", f"file:{Path(path).resolve()}", size, args.threads, args.cold, "",
+                          args.loaded, args.precision)
+            runs[path].append(r["seconds"])
+            print(f"  {path}: {r['seconds']:.2f} s", flush=True)
+    base = min(runs[args.models[0]])
+    print(f"{'model':<60}{'best s':>9}{'vs first':>10}")
+    for path, times in runs.items():
+        print(f"{path:<60}{min(times):>9.2f}{min(times) / base:>9.2f}x")
+
+
 MEMORY_MODELS = {
     "compact": "Compact x4 (64f, 16 convs)",
     "rrdb-shallow": "RRDBNet x4 (64f, 2 blocks: the tiles' activations of 23 blocks, a tenth of the time)",
@@ -350,10 +379,12 @@ def main() -> None:
     p.add_argument("--loaded", action="store_true", help="also time with one competing busy process")
     p.add_argument("--before", default="", help="also time gensr from this checkout (before/after ratios)")
     p.add_argument("--skip-ceiling", action="store_true", help="skip the FLOPs / conv-throughput line")
+    p.add_argument("--models", nargs="+", default=[],
+                   help="time gensr.upscale on these weight files instead (ratios to the first)")
     p.add_argument("--child", choices=("comfy", "gensr", "memory", "ceiling"), help=argparse.SUPPRESS)
     p.add_argument("--root", default="", help=argparse.SUPPRESS)
     p.add_argument("--arch", help=argparse.SUPPRESS)
-    p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, help="image side for --models (default 1024)")
     args = p.parse_args()
     if args.child == "ceiling":
         ceiling(args)
@@ -362,6 +393,8 @@ def main() -> None:
         child(args)
     elif args.memory_check:
         memory_check(args)
+    elif args.models:
+        compare_models(args)
     else:
         bench(args)
 

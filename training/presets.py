@@ -41,6 +41,12 @@ _REALPLKSR = dict(
     arch_config=dict(num_feat=64, num_block=28, kernel_size=17, split_ratio=0.25, layer_norm=True),
 )
 
+_GENSR_GAN_GENERATOR = dict(
+    arch="realplksr",
+    arch_config=dict(num_feat=32, num_block=4, kernel_size=13, split_ratio=0.25, layer_norm=True, dysample=True),
+    scale=4,
+)
+
 _TINY = dict(
     arch="compact",
     arch_config=dict(num_feat=8, num_conv=2),
@@ -59,24 +65,48 @@ _TINY = dict(
 )
 
 PRESETS: dict[str, dict] = {
-    # The bundled default model: Compact x4, bicubic degradation, PSNR-oriented,
-    # trained on ../shared/data/train (T91 + BSD200) on a 2-core CPU.
+    # The bundled default model: Compact x4, 48 features, 10 convs (230k
+    # parameters), bicubic degradation, PSNR-oriented, trained on
+    # ../shared/data/train (T91 + BSD200) on a 2-core CPU (bf16 autocast where
+    # the CPU has native bf16, as `amp="auto"` decides).
     "gensr-x4": dict(
         arch="compact",
-        arch_config=dict(num_feat=32, num_conv=12),
+        arch_config=dict(num_feat=48, num_conv=10),
         scale=4,
         degradation="bicubic",
         gt_size=192,
         batch_size=16,
-        iterations=8000,
+        iterations=16000,
+        lr=5e-4,
+        lr_schedule="cosine",
+        lr_min=1e-6,
+        warmup=200,
+        pixel_loss="l1",
+        ema_decay=0.999,
+        val_every=2000,
+        checkpoint_every=500,
+        log_every=100,
+    ),
+    # Stage 1 of the bundled GAN variant: RealPLKSR (32 features, 4 blocks,
+    # kernel 13, layer norm) with the DySample upsampler, PSNR-oriented. DySample
+    # samples every output pixel bilinearly at a learned offset through one
+    # shared 1x1 convolution, so no sub-pixel gets its own filter: the x4 grid
+    # a pixel-shuffle generator grows under the GAN losses has no place to live.
+    "gensr-x4-gan-stage1": dict(
+        _GENSR_GAN_GENERATOR,
+        degradation="bicubic",
+        gt_size=128,
+        batch_size=16,
+        iterations=3000,
         lr=5e-4,
         lr_schedule="cosine",
         lr_min=1e-6,
         warmup=100,
         pixel_loss="l1",
         ema_decay=0.999,
-        val_every=500,
+        val_every=1000,
         checkpoint_every=250,
+        log_every=50,
     ),
     # The bundled GAN variant: gensr-x4 fine-tuned with the GAN stage for
     # sharper, generative detail. L = 0.005 * L_perceptual + 1 * L1 + 0.1 * L_GAN.
