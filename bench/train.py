@@ -45,7 +45,8 @@ def vgg19_file(folder: Path) -> Path:
 
 def make_trainer(recipe: str, mode: str, args, tmp: Path) -> Trainer:
     cfg = preset_config(recipe).replace(out=str(tmp / "runs"), name=f"{recipe}-{mode}", data=["unused"],
-                                        batch_size=args.batch, gt_size=args.gt_size, device=args.device)
+                                        batch_size=args.batch, gt_size=args.gt_size, device=args.device,
+                                        pretrained=None)  # stage 2's stage-1 file: the step costs the same without it
     if cfg.perceptual_weight:
         cfg = cfg.replace(perceptual_weights_source=str(vgg19_file(tmp)))
     if mode == "eager fp32":

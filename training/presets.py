@@ -1,7 +1,6 @@
 """Named training recipes. A preset is a set of TrainConfig fields."""
 from __future__ import annotations
 
-from ..weights.default_model import default_model_path
 from .config import TrainConfig
 
 # Shared by the Real-ESRGAN recipes (data, degradation, schedule, bookkeeping).
@@ -108,19 +107,19 @@ PRESETS: dict[str, dict] = {
         checkpoint_every=250,
         log_every=50,
     ),
-    # The bundled GAN variant: gensr-x4 fine-tuned with the GAN stage for
-    # sharper, generative detail. L = 0.005 * L_perceptual + 1 * L1 + 0.1 * L_GAN.
-    # The perceptual weights are the offline Caffe VGG19 (training/vgg19_caffe.py),
-    # whose features are ~200x larger than torchvision's: hence 0.005, not 1.
+    # Stage 2 of the bundled GAN variant: stage 1 fine-tuned with
+    # L = 1 * L1 + 0.005 * L_perceptual + 0.1 * L_GAN + 1 * L_LDL, a U-Net SN
+    # discriminator and EMA, after Real-ESRGAN's GAN stage with LDL's artefact
+    # loss. The perceptual weights are the offline Caffe VGG19
+    # (training/vgg19_caffe.py), whose features are ~200x larger than
+    # torchvision's: hence 0.005, not 1. Run it beside stage 1's runs folder.
     "gensr-x4-gan": dict(
-        arch="compact",
-        arch_config=dict(num_feat=32, num_conv=12),
-        scale=4,
-        pretrained=str(default_model_path()),
+        _GENSR_GAN_GENERATOR,
+        pretrained="runs/gensr-x4-gan-stage1/gensr-x4-gan-stage1.safetensors",
         degradation="bicubic",
         gt_size=128,
         batch_size=8,
-        iterations=400,
+        iterations=2000,
         lr=1e-4,
         lr_schedule="constant",
         pixel_loss="l1",
@@ -130,13 +129,14 @@ PRESETS: dict[str, dict] = {
         gan=True,
         gan_loss="vanilla",
         adv_weight=0.1,
+        ldl_weight=1.0,
         discriminator="unet",
         discriminator_config=dict(num_feat=32, skip_connection=True),
         d_lr=1e-4,
-        ema_decay=0.99,
-        val_every=100,
-        checkpoint_every=50,
-        log_every=10,
+        ema_decay=0.999,
+        val_every=250,
+        checkpoint_every=100,
+        log_every=25,
     ),
     # Real-ESRGAN's published recipes (options/train_realesrnet_x4plus.yml and
     # train_realesrgan_x4plus.yml): second-order degradations on 256 px patches,
