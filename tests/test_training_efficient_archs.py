@@ -29,9 +29,12 @@ def check_in_spandrel(paths, arch, tmp_path):
         assert (got - expected).abs().max().item() < 1e-4, path.name
 
 
-@pytest.mark.parametrize("arch", ["span", "realplksr"])
-def test_presets_train_both_stages_and_export_what_spandrel_runs(tmp_path, arch):
-    psnr, gan = f"{arch}-x4-psnr", f"{arch}-x4-gan"
+@pytest.mark.parametrize("arch, psnr, gan", [
+    ("span", "span-x4-psnr", "span-x4-gan"),
+    ("realplksr", "realplksr-x4-psnr", "realplksr-x4-gan"),
+    ("realplksr", "gensr-x4-gan-stage1", "gensr-x4-gan"),  # the bundled GAN model's recipe (DySample)
+])
+def test_presets_train_both_stages_and_export_what_spandrel_runs(tmp_path, arch, psnr, gan):
     arch_config = {**preset_config(psnr).arch_config, **SMALL[arch]}
     stage1 = Trainer(tiny_config(tmp_path, preset=psnr, arch_config=arch_config, **FAST)).run()
     model = gensr.load_model(stage1)
