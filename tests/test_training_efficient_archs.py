@@ -1,4 +1,4 @@
-"""The SPAN and RealPLKSR presets train through the training program (both
+"""The SPAN, RealPLKSR and bundled-GAN (small RRDBNet) presets train through the training program (both
 stages) and export .safetensors that spandrel, ComfyUI's core loader, detects
 and runs with the same output as GenSR."""
 from __future__ import annotations
@@ -13,8 +13,9 @@ from spandrel_env import spandrel_forward
 from training_env import tiny_config, tiny_vgg19_file
 
 # The presets' networks, shrunk to train in seconds (the variant switches stay as the presets set them).
-SMALL = {"span": dict(num_feat=4), "realplksr": dict(num_feat=8, num_block=2, kernel_size=7)}
-SPANDREL_ID = {"span": "SPAN", "realplksr": "PLKSR"}
+SMALL = {"span": dict(num_feat=4), "realplksr": dict(num_feat=8, num_block=2, kernel_size=7),
+         "rrdbnet": dict(num_feat=8, num_block=1)}  # growth stays 32: spandrel reads no other
+SPANDREL_ID = {"span": "SPAN", "realplksr": "PLKSR", "rrdbnet": "ESRGAN"}
 FAST = dict(iterations=2, gt_size=32, batch_size=2, num_workers=0, degradation="bicubic", val=None,
             log_every=1, checkpoint_every=2, val_every=2)
 
@@ -32,7 +33,7 @@ def check_in_spandrel(paths, arch, tmp_path):
 @pytest.mark.parametrize("arch, psnr, gan", [
     ("span", "span-x4-psnr", "span-x4-gan"),
     ("realplksr", "realplksr-x4-psnr", "realplksr-x4-gan"),
-    ("realplksr", "gensr-x4-gan-stage1", "gensr-x4-gan"),  # the bundled GAN model's recipe (DySample)
+    ("rrdbnet", "gensr-x4-gan-stage1", "gensr-x4-gan"),  # the bundled GAN model's recipe
 ])
 def test_presets_train_both_stages_and_export_what_spandrel_runs(tmp_path, arch, psnr, gan):
     arch_config = {**preset_config(psnr).arch_config, **SMALL[arch]}

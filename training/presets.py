@@ -41,8 +41,8 @@ _REALPLKSR = dict(
 )
 
 _GENSR_GAN_GENERATOR = dict(
-    arch="realplksr",
-    arch_config=dict(num_feat=32, num_block=4, kernel_size=13, split_ratio=0.25, layer_norm=True, dysample=True),
+    arch="rrdbnet",
+    arch_config=dict(num_feat=32, num_block=2, num_grow_ch=32),  # growth 32: spandrel reads no other
     scale=4,
 )
 
@@ -86,18 +86,19 @@ PRESETS: dict[str, dict] = {
         checkpoint_every=500,
         log_every=100,
     ),
-    # Stage 1 of the bundled GAN variant: RealPLKSR (32 features, 4 blocks,
-    # kernel 13, layer norm) with the DySample upsampler, PSNR-oriented. DySample
-    # samples every output pixel bilinearly at a learned offset through one
-    # shared 1x1 convolution, so no sub-pixel gets its own filter: the x4 grid
-    # a pixel-shuffle generator grows under the GAN losses has no place to live.
+    # Stage 1 of the bundled GAN variant: a small RRDBNet (32 features, 2
+    # blocks, growth 32), PSNR-oriented. Its upsampler is nearest + 3x3
+    # convolutions (ESRGAN's): every output pixel goes through the same
+    # filters, so no sub-pixel gets its own, and the nearest steps put nulls
+    # at the x4 grid's frequencies: the grid a pixel-shuffle generator grows
+    # under the GAN losses has no place to live.
     "gensr-x4-gan-stage1": dict(
         _GENSR_GAN_GENERATOR,
         degradation="bicubic",
         gt_size=128,
         batch_size=16,
         iterations=3000,
-        lr=5e-4,
+        lr=4e-4,
         lr_schedule="cosine",
         lr_min=1e-6,
         warmup=100,
