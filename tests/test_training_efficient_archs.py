@@ -56,3 +56,18 @@ def test_efficient_presets_are_listed():
     assert {"span-x4-psnr", "span-x4-gan", "realplksr-x4-psnr", "realplksr-x4-gan"} <= set(PRESETS)
     assert preset_config("span-x4-gan").gan and not preset_config("span-x4-psnr").gan
     assert preset_config("realplksr-x4-psnr").arch_config["layer_norm"]  # the fp16-safe variant
+
+
+@pytest.mark.parametrize("grow, portable", [(32, True), (16, False)])
+def test_training_warns_when_spandrel_cannot_load_the_export(tmp_path, capsys, grow, portable):
+    """The warning is true: spandrel (ComfyUI's core loader) loads the export exactly when none is given."""
+    cfg = tiny_config(tmp_path, preset="tiny-test", arch="rrdbnet", **FAST,
+                      arch_config=dict(num_feat=8, num_block=1, num_grow_ch=grow))
+    path = Trainer(cfg).run()
+    warned = "will refuse these weights" in capsys.readouterr().err
+    assert warned is not portable
+    if portable:
+        check_in_spandrel([path], "rrdbnet", tmp_path)
+    else:
+        with pytest.raises(AssertionError, match="spandrel could not load"):
+            check_in_spandrel([path], "rrdbnet", tmp_path)

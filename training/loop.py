@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from ..sr_core.archs import build_generator
 from ..sr_core.archs.icnr import apply_icnr
+from ..sr_core.archs.registry import get_architecture
 from ..sr_core.hardware import cpu_has_fast_bf16
 from ..sr_core.upscale.devices import pick_device
 from ..weights import load_model, save_model
@@ -110,6 +111,9 @@ class Trainer:
         if cfg.gan and not cfg.pretrained and self.is_main:
             print("note: GAN training from scratch; Real-ESRGAN starts stage 2 from stage 1's export "
                   "(--pretrained runs/<stage-1>/<stage-1>.safetensors)", file=sys.stderr)
+        not_portable = get_architecture(cfg.arch).portability(dict(cfg.arch_config))
+        if not_portable and self.is_main:
+            print(f"warning: {not_portable}", file=sys.stderr)
         self.iteration = 0
         self.best: dict[str, Any] = {}  # {"iteration", "psnr"} of best.safetensors
         self.last_validation: Optional[dict[str, float]] = None  # goes into every export's metadata

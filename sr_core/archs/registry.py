@@ -68,6 +68,9 @@ class Architecture:
         claims: whether a built module (GenSR's, or another implementation
             of the same network, such as spandrel's) is this architecture;
             default: an instance of ``model``.
+        portability: ``portability(config)`` says why weights of this
+            config would not load in spandrel (ComfyUI's core loader) and the
+            tools built on it, or None when they do; training warns with it.
     """
 
     id: str
@@ -79,6 +82,7 @@ class Architecture:
     streamed: Optional[Callable[[nn.Module], Optional[Streamed]]] = None
     precisions: Tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16)
     claims: Optional[Callable[[nn.Module], bool]] = None
+    portability: Callable[[dict], Optional[str]] = lambda config: None
 
     def owns(self, module: nn.Module) -> bool:
         return self.claims(module) if self.claims is not None else isinstance(module, self.model)
