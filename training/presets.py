@@ -46,6 +46,9 @@ _GENSR_GAN_GENERATOR = dict(
     scale=4,
 )
 
+# The bundled models' PSNR-oriented runs: MATLAB-bicubic x4, L1, cosine schedule.
+_GENSR_PSNR = dict(scale=4, degradation="bicubic", pixel_loss="l1", lr_schedule="cosine", lr_min=1e-6)
+
 _TINY = dict(
     arch="compact",
     arch_config=dict(num_feat=8, num_conv=2),
@@ -69,18 +72,14 @@ PRESETS: dict[str, dict] = {
     # ../shared/data/train (T91 + BSD200) on a 2-core CPU (bf16 autocast where
     # the CPU has native bf16, as `amp="auto"` decides).
     "gensr-x4": dict(
+        _GENSR_PSNR,
         arch="compact",
         arch_config=dict(num_feat=48, num_conv=10),
-        scale=4,
-        degradation="bicubic",
         gt_size=192,
         batch_size=16,
         iterations=16000,
         lr=5e-4,
-        lr_schedule="cosine",
-        lr_min=1e-6,
         warmup=200,
-        pixel_loss="l1",
         ema_decay=0.999,
         val_every=2000,
         checkpoint_every=500,
@@ -93,16 +92,13 @@ PRESETS: dict[str, dict] = {
     # at the x4 grid's frequencies: the grid a pixel-shuffle generator grows
     # under the GAN losses has no place to live.
     "gensr-x4-gan-stage1": dict(
-        _GENSR_GAN_GENERATOR,
-        degradation="bicubic",
+        _GENSR_PSNR,
+        **_GENSR_GAN_GENERATOR,
         gt_size=128,
         batch_size=16,
         iterations=8000,
         lr=4e-4,
-        lr_schedule="cosine",
-        lr_min=1e-6,
         warmup=100,
-        pixel_loss="l1",
         ema_decay=0.995,  # at 0.999 a 3,000-step run's EMA still held 5% of the random start
         val_every=2000,
         checkpoint_every=250,
