@@ -30,6 +30,7 @@ def test_pixel_losses_known_values():
     expected = (1e-3 + math.sqrt(0.25 + 1e-6) + math.sqrt(1 + 1e-6)) / 3
     assert CharbonnierLoss()(a, b).item() == pytest.approx(expected, rel=1e-6)
     assert isinstance(pixel_loss("charbonnier"), CharbonnierLoss)
+    assert pixel_loss("mse")(a, b).item() == pytest.approx((0.25 + 1.0) / 3)  # PSNR's error: 10*log10(1/that)
     with pytest.raises(ValueError, match="unknown pixel loss"):
         pixel_loss("l3")
 

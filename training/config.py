@@ -45,7 +45,7 @@ class TrainConfig:
     channels_last: bool = True
     # losses: L = perceptual_weight * L_perceptual + pixel_weight * L_pixel + adv_weight * L_adv
     #             + ldl_weight * L_artifact
-    pixel_loss: str = "l1"  # "l1" or "charbonnier"
+    pixel_loss: str = "l1"  # "l1", "charbonnier" or "mse"
     pixel_weight: float = 1.0
     gt_usm: bool = False  # unsharp-mask the targets of the pixel and perceptual losses (Real-ESRGAN)
     perceptual_weight: float = 0.0

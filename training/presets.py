@@ -85,6 +85,23 @@ PRESETS: dict[str, dict] = {
         checkpoint_every=500,
         log_every=100,
     ),
+    # The bundled default is gensr-x4 trained for a second cosine cycle (a warm
+    # restart at a lower peak lr): the first cycle ends still improving.
+    "gensr-x4-polish": dict(
+        _GENSR_PSNR,
+        arch="compact",
+        arch_config=dict(num_feat=48, num_conv=10),
+        pretrained="runs/gensr-x4/gensr-x4.safetensors",
+        gt_size=192,
+        batch_size=16,
+        iterations=10000,
+        lr=2e-4,
+        warmup=200,
+        ema_decay=0.999,
+        val_every=2000,
+        checkpoint_every=500,
+        log_every=100,
+    ),
     # Stage 1 of the bundled GAN variant: a small RRDBNet (32 features, 2
     # blocks, growth 32), PSNR-oriented. Its upsampler is nearest + 3x3
     # convolutions (ESRGAN's): every output pixel goes through the same

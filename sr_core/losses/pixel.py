@@ -23,9 +23,16 @@ class CharbonnierLoss(nn.Module):
         return torch.sqrt((pred - target) ** 2 + self.eps**2).mean()
 
 
+class MSELoss(nn.Module):
+    """Mean squared error: what PSNR measures (a last, low-lr polish after L1)."""
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (pred - target).pow(2).mean()
+
+
 def pixel_loss(name: str) -> nn.Module:
-    """The pixel loss called ``name`` ('l1' or 'charbonnier')."""
-    losses = {"l1": L1Loss, "charbonnier": CharbonnierLoss}
+    """The pixel loss called ``name`` ('l1', 'charbonnier' or 'mse')."""
+    losses = {"l1": L1Loss, "charbonnier": CharbonnierLoss, "mse": MSELoss}
     if name not in losses:
         raise ValueError(f"unknown pixel loss {name!r}; use one of {', '.join(losses)}")
     return losses[name]()
