@@ -49,6 +49,19 @@ _GENSR_GAN_GENERATOR = dict(
 # The bundled models' PSNR-oriented runs: MATLAB-bicubic x4, L1, cosine schedule.
 _GENSR_PSNR = dict(scale=4, degradation="bicubic", pixel_loss="l1", lr_schedule="cosine", lr_min=1e-6)
 
+# The bundled default's network and patches (both of its cycles).
+_GENSR_DEFAULT = dict(
+    _GENSR_PSNR,
+    arch="compact",
+    arch_config=dict(num_feat=48, num_conv=10),
+    gt_size=192,
+    batch_size=16,
+    ema_decay=0.999,
+    val_every=2000,
+    checkpoint_every=500,
+    log_every=100,
+)
+
 _TINY = dict(
     arch="compact",
     arch_config=dict(num_feat=8, num_conv=2),
@@ -71,36 +84,11 @@ PRESETS: dict[str, dict] = {
     # parameters), bicubic degradation, PSNR-oriented, trained on
     # ../shared/data/train (T91 + BSD200) on a 2-core CPU (bf16 autocast where
     # the CPU has native bf16, as `amp="auto"` decides).
-    "gensr-x4": dict(
-        _GENSR_PSNR,
-        arch="compact",
-        arch_config=dict(num_feat=48, num_conv=10),
-        gt_size=192,
-        batch_size=16,
-        iterations=16000,
-        lr=5e-4,
-        warmup=200,
-        ema_decay=0.999,
-        val_every=2000,
-        checkpoint_every=500,
-        log_every=100,
-    ),
+    "gensr-x4": dict(_GENSR_DEFAULT, iterations=16000, lr=5e-4, warmup=200),
     # The bundled default is gensr-x4 trained for a second cosine cycle (a warm
     # restart at a lower peak lr): the first cycle ends still improving.
     "gensr-x4-polish": dict(
-        _GENSR_PSNR,
-        arch="compact",
-        arch_config=dict(num_feat=48, num_conv=10),
-        pretrained="runs/gensr-x4/gensr-x4.safetensors",
-        gt_size=192,
-        batch_size=16,
-        iterations=10000,
-        lr=2e-4,
-        warmup=200,
-        ema_decay=0.999,
-        val_every=2000,
-        checkpoint_every=500,
-        log_every=100,
+        _GENSR_DEFAULT, pretrained="runs/gensr-x4/gensr-x4.safetensors", iterations=10000, lr=2e-4, warmup=200,
     ),
     # Stage 1 of the bundled GAN variant: a small RRDBNet (32 features, 2
     # blocks, growth 32), PSNR-oriented. Its upsampler is nearest + 3x3
