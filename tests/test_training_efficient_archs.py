@@ -71,3 +71,18 @@ def test_training_warns_when_spandrel_cannot_load_the_export(tmp_path, capsys, g
     else:
         with pytest.raises(AssertionError, match="spandrel could not load"):
             check_in_spandrel([path], "rrdbnet", tmp_path)
+
+
+@pytest.mark.parametrize("name, arch", [("gensr-x4", "compact"), ("gensr-x4-gan", "rrdbnet")])
+def test_bundled_models_run_the_same_in_spandrel(tmp_path, name, arch):
+    """What ComfyUI's core "Load Upscale Model" makes of the bundled files is GenSR's model."""
+    from conftest import ROOT
+
+    path = ROOT / "weights" / "default" / f"{name}.safetensors"
+    assert gensr.load_model(path).arch == arch
+    x = torch.rand(1, 3, 13, 11)
+    (got, found), = spandrel_forward([path], x, tmp_path)
+    with torch.no_grad():
+        expected = gensr.load_model(path)(x)
+    assert (found["arch"], found["scale"]) == ({"compact": "Compact", "rrdbnet": "ESRGAN"}[arch], 4)
+    assert (got - expected).abs().max().item() < 1e-4
