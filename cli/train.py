@@ -67,7 +67,7 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.distributed import device_for, init_distributed, shutdown
+    from ..training.distributed import barrier, device_for, init_distributed, shutdown
     from ..training.loop import Trainer, TrainingInterrupted
 
     try:
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as e:  # settings that cannot train
             raise UsageError(str(e)) from e
         path = trainer.run(resume=args.resume)
+        barrier()  # rank 0 exports last: leave the group together (gloo aborts a rank torn down alone)
     except TrainingInterrupted:
         return 130
     except FloatingPointError as e:  # the loss diverged and the run was told to stop
