@@ -257,3 +257,23 @@ def test_patch_pairs_with_realesrgan_are_identical_in_workers(tmp_path):
     lr = torch.cat([b[0] for b in batches])
     assert torch.equal(lr, torch.stack([d[0] for d in direct]))
     assert lr.shape == (4, 3, 16, 16)
+
+
+def test_hr_scales_add_downscaled_copies_with_their_own_aligned_lr(tmp_path):
+    # A horizontal ramp 2*x: bicubic reproduces linear functions, so away from the
+    # mirrored border the x0.5 copy holds the ramp sampled at the output pixels'
+    # centres, x = 2j + 0.5, i.e. 4j + 1 (hand-derived, not from imresize).
+    from PIL import Image
+
+    ramp = torch.arange(96, dtype=torch.uint8).mul(2).expand(3, 96, 96).contiguous()
+    Image.fromarray(ramp.permute(1, 2, 0).numpy()).save(tmp_path / "ramp.png")
+    ds = PatchPairs([tmp_path / "ramp.png"], 4, 32, hr_scales=[0.5, 0.25])
+    assert len(ds.hr) == 2  # the x0.25 copy (24 px) is smaller than the patch and dropped
+    half = ds.hr[0]
+    assert half.shape == (3, 48, 48)
+    expected = torch.arange(48, dtype=torch.float64) * 4 + 1
+    assert torch.equal(half[0, 10, 4:-4].double(), expected[4:-4])
+    # each copy's LR is that copy downscaled x4, so its crops stay aligned
+    assert torch.equal(ds.lr[0], imresize_uint8(half, 0.25))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        PatchPairs([tmp_path / "ramp.png"], 4, 32, hr_scales=[1.5])

@@ -26,6 +26,9 @@ class TrainConfig:
     degradation: str = "bicubic"  # "bicubic" or "realesrgan"
     degradation_options: dict = field(default_factory=dict)
     gt_size: int = 192  # HR patch size
+    # extra copies of each HR image, MATLAB-bicubic downscaled by these factors
+    # (0 < f < 1; VDSR's scale augmentation), each sampled as one more image
+    hr_scales: list = field(default_factory=list)
     batch_size: int = 16
     num_workers: int = 1
     # optimisation

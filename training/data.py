@@ -92,6 +92,8 @@ class PatchPairs(Dataset):
     With ``precompute_lr`` (bicubic without paired LR), each whole image is
     downscaled once and aligned crops are cut from both, as BasicSR's paired
     datasets do; otherwise ``degradation`` is applied to each HR crop.
+    ``hr_scales`` adds a MATLAB-bicubic downscaled copy of each image per
+    factor (VDSR's scale augmentation); ``files`` names each copy's source.
     """
 
     def __init__(
@@ -104,9 +106,15 @@ class PatchPairs(Dataset):
         seed: int = 0,
         rank: int = 0,
         length: int = 10**12,
+        hr_scales: Sequence[float] = (),
     ) -> None:
         if gt_size % scale:
             raise ValueError(f"gt_size {gt_size} must be a multiple of the scale {scale}")
+        bad = [f for f in hr_scales if not 0.0 < float(f) < 1.0]
+        if bad:
+            raise ValueError(f"hr_scales must lie between 0 and 1 (downscale factors), got {bad}")
+        if hr_scales and lr_files is not None:
+            raise ValueError("hr_scales makes new HR images, which paired LR files (--lr-data) cannot follow")
         self.scale, self.gt_size, self.seed, self.rank, self.length = scale, gt_size, seed, rank, length
         self.degradation = degradation
         self.hr: list[torch.Tensor] = []
@@ -114,7 +122,15 @@ class PatchPairs(Dataset):
         self.files: list[Path] = []  # the images in use, in index order
         skipped = []
         for i, path in enumerate(hr_files):
-            hr = mod_crop(load_rgb(path), scale)
+            full = load_rgb(path)
+            for factor in hr_scales:
+                small = mod_crop(imresize_uint8(full, float(factor)), scale)
+                if min(small.shape[-2:]) >= gt_size:
+                    lr = bicubic_degradation(small, scale, np.random.default_rng(0)) if degradation is None else None
+                    self.hr.append(small)
+                    self.lr.append(lr)
+                    self.files.append(path)
+            hr = mod_crop(full, scale)
             if min(hr.shape[-2:]) < gt_size:
                 skipped.append(path.name)
                 continue

@@ -138,7 +138,8 @@ class Trainer:
         from .degradations import get_degradation
 
         dataset = PatchPairs(
-            shard, cfg.scale, cfg.gt_size, get_degradation(cfg), lr_files=lr_files, seed=cfg.seed, rank=self.rank
+            shard, cfg.scale, cfg.gt_size, get_degradation(cfg), lr_files=lr_files, seed=cfg.seed, rank=self.rank,
+            hr_scales=cfg.hr_scales,
         )
         if dataset.skipped and self.is_main:
             print(f"note: {len(dataset.skipped)} images smaller than {cfg.gt_size}px are not used", file=sys.stderr)
