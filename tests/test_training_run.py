@@ -205,3 +205,21 @@ def test_gt_usm_sharpens_the_pixel_target_only():
     sharp = GeneratorLosses(TrainConfig(gt_usm=True), torch.device("cpu"))
     assert plain.generator_loss(hr, hr, 0)[1]["l_pix"] == 0.0
     assert sharp.generator_loss(hr, hr, 0)[1]["l_pix"] > 0.001
+
+
+def test_gt_usm_losses_choose_which_targets_are_sharpened(tmp_path):
+    from gensr.training.losses import GeneratorLosses
+    from training_env import tiny_vgg19_file
+
+    hr = torch.zeros(1, 3, 32, 32)
+    hr[..., 16:] = 0.6
+    vgg = str(tiny_vgg19_file(tmp_path / "vgg.safetensors"))
+    base = dict(gt_usm=True, perceptual_weight=1.0, perceptual_layers={"conv1_2": 1.0}, perceptual_weights_source=vgg)
+    both = GeneratorLosses(TrainConfig(**base), torch.device("cpu")).generator_loss(hr, hr, 0)[1]
+    percep_only = GeneratorLosses(TrainConfig(**base, gt_usm_losses=["perceptual"]), torch.device("cpu"))
+    logs = percep_only.generator_loss(hr, hr, 0)[1]
+    # the output equals the plain target: only a sharpened target gives a loss
+    assert both["l_pix"] > 0.001 and both["l_percep"] > 0.0
+    assert logs["l_pix"] == 0.0 and logs["l_percep"] == both["l_percep"]
+    with pytest.raises(ValueError, match="gt_usm_losses"):
+        GeneratorLosses(TrainConfig(gt_usm=True, gt_usm_losses=["gan"]), torch.device("cpu"))

@@ -51,6 +51,7 @@ class TrainConfig:
     pixel_loss: str = "l1"  # "l1", "charbonnier" or "mse"
     pixel_weight: float = 1.0
     gt_usm: bool = False  # unsharp-mask the targets of the pixel and perceptual losses (Real-ESRGAN)
+    gt_usm_losses: list = field(default_factory=lambda: ["pixel", "perceptual"])  # which targets gt_usm sharpens
     perceptual_weight: float = 0.0
     perceptual_layers: dict = field(default_factory=dict)  # {} = the default VGG19 layer weights
     perceptual_weights_source: Optional[str] = None  # VGG19 weights: a path or hf:// source

@@ -114,11 +114,15 @@ class GeneratorLosses:
             self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.d_lr, betas=tuple(cfg.betas),
                                           weight_decay=cfg.weight_decay)
             self.scaler_d = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+        unknown = set(cfg.gt_usm_losses) - {"pixel", "perceptual"}
+        if unknown:
+            raise ValueError(f"gt_usm_losses names {sorted(unknown)}; it takes 'pixel' and/or 'perceptual'")
         if self.pixel is None and self.perceptual is None and self.discriminator is None:
             raise ValueError("every loss weight is 0: set pixel_weight, perceptual_weight or adv_weight")
 
-    def _targets(self, hr: torch.Tensor) -> torch.Tensor:
-        return usm_sharpen(hr) if self.cfg.gt_usm else hr
+    def _target(self, loss: str, hr: torch.Tensor, sharp: Optional[torch.Tensor]) -> torch.Tensor:
+        """``hr`` or its unsharp-masked ``sharp`` for ``loss``, as gt_usm / gt_usm_losses say."""
+        return sharp if sharp is not None and loss in self.cfg.gt_usm_losses else hr
 
     def _d(self, x: torch.Tensor) -> torch.Tensor:
         with _autocast(self.device, self.amp):
@@ -130,14 +134,16 @@ class GeneratorLosses:
         cfg = self.cfg
         logs: dict[str, float] = {}
         loss = out.new_zeros(())
-        target = self._targets(hr) if (self.pixel is not None or self.perceptual is not None) else hr
+        sharp = None
+        if cfg.gt_usm and (self.pixel is not None or self.perceptual is not None):
+            sharp = usm_sharpen(hr)
         if self.pixel is not None:
-            l_pix = self.pixel(out, target)
+            l_pix = self.pixel(out, self._target("pixel", hr, sharp))
             loss = loss + cfg.pixel_weight * l_pix
             logs["l_pix"] = float(l_pix.detach())
         if self.perceptual is not None:
             with _autocast(self.device, self.amp):
-                l_per = self.perceptual(out, target)
+                l_per = self.perceptual(out, self._target("perceptual", hr, sharp))
             loss = loss + cfg.perceptual_weight * l_per.float()
             logs["l_percep"] = float(l_per.detach())
         if cfg.ldl_weight:
