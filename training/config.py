@@ -44,6 +44,7 @@ class TrainConfig:
     grad_clip: Optional[float] = None
     nonfinite_loss: str = "stop"  # a NaN/inf loss, found before the step: "stop" the run or "skip" the step
     ema_decay: float = 0.999
+    ema_warmup: bool = False  # decay min(ema_decay, (1+n)/(10+n)) at step n: short runs lose their start
     amp: str = "auto"  # "auto", "off", "bf16", "fp16"
     channels_last: bool = True
     # losses: L = perceptual_weight * L_perceptual + pixel_weight * L_pixel + adv_weight * L_adv

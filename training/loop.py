@@ -97,7 +97,7 @@ class Trainer:
         self.generator = build_generator_for(cfg).to(self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.generator.to(memory_format=self.memory_format)
-        self.ema = EMA(self.generator, cfg.ema_decay)
+        self.ema = EMA(self.generator, cfg.ema_decay, cfg.ema_warmup)
         self.model: nn.Module = self.generator  # what the step calls (DDP-wrapped with torchrun)
         if world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -228,7 +228,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.cfg.grad_clip)
         self.scaler.step(self.opt_g)
         self.scaler.update()
-        self.ema.update(self.generator)
+        self.ema.update(self.generator, self.iteration + 1)
         try:
             logs.update(self.losses.discriminator_step(out.detach().float(), hr, self.iteration))
         except NonFiniteLoss as e:  # the generator's step was sound; the discriminator's is not taken
