@@ -14,6 +14,7 @@ COMMANDS = {
     "upscale": ("upscale", "upscale images, folders or globs with a model"),
     "info": ("info", "print a weight file's detected architecture, scale and config as JSON"),
     "convert": ("convert", "convert a .pth/.pt/.ckpt/.bin weight file to .safetensors"),
+    "interpolate": ("interpolate", "blend two weight files of one network (PSNR model <-> GAN fine-tune)"),
     "eval": ("evaluate", "Y-PSNR / SSIM of a model on HR images against bicubic"),
     "train": ("train", "train a super-resolution model"),
     "models": ("models", "list the model catalogue"),
