@@ -48,7 +48,7 @@ class TrainConfig:
     amp: str = "auto"  # "auto", "off", "bf16", "fp16"
     channels_last: bool = True
     # losses: L = perceptual_weight * L_perceptual + pixel_weight * L_pixel + adv_weight * L_adv
-    #             + ldl_weight * L_artifact
+    #             + ldl_weight * L_artifact + fft_weight * L_focal_frequency
     pixel_loss: str = "l1"  # "l1", "charbonnier" or "mse"
     pixel_weight: float = 1.0
     gt_usm: bool = False  # unsharp-mask the targets of the pixel and perceptual losses (Real-ESRGAN)
@@ -57,6 +57,7 @@ class TrainConfig:
     perceptual_layers: dict = field(default_factory=dict)  # {} = the default VGG19 layer weights
     perceptual_weights_source: Optional[str] = None  # VGG19 weights: a path or hf:// source
     adv_weight: float = 0.0
+    fft_weight: float = 0.0  # focal frequency loss (Jiang et al. 2021), against the plain ground truth
     ldl_weight: float = 0.0  # LDL artefact loss (Liang et al. 2022; 1.0 in their recipe), needs the EMA output
     gan: bool = False
     gan_loss: str = "vanilla"  # "vanilla", "ragan" or "hinge"

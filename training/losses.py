@@ -14,7 +14,14 @@ import torch.distributed as dist
 from torch import nn
 
 from ..sr_core.discriminators import build_discriminator
-from ..sr_core.losses import PerceptualLoss, discriminator_loss, generator_adversarial_loss, ldl_loss, pixel_loss
+from ..sr_core.losses import (
+    PerceptualLoss,
+    discriminator_loss,
+    focal_frequency_loss,
+    generator_adversarial_loss,
+    ldl_loss,
+    pixel_loss,
+)
 from ..sr_core.losses.adversarial import check_gan_loss
 from .config import TrainConfig
 from .degradations.sharpen import usm_sharpen
@@ -146,6 +153,10 @@ class GeneratorLosses:
                 l_per = self.perceptual(out, self._target("perceptual", hr, sharp))
             loss = loss + cfg.perceptual_weight * l_per.float()
             logs["l_percep"] = float(l_per.detach())
+        if cfg.fft_weight:
+            l_fft = focal_frequency_loss(out, hr)
+            loss = loss + cfg.fft_weight * l_fft
+            logs["l_fft"] = float(l_fft.detach())
         if cfg.ldl_weight:
             if ema_out is None:
                 raise ValueError("ldl_weight needs the EMA generator's output (ema_out)")
