@@ -104,6 +104,19 @@ PRESETS: dict[str, dict] = {
         lr=2e-4,
         warmup=200,
     ),
+    # The default's last cycle: the refined model fine-tuned on the squared error
+    # (what PSNR measures), at a low learning rate, after EDSR/RCAN's L1 -> L2 practice.
+    "gensr-x4-l2": dict(
+        _GENSR_DEFAULT,
+        pretrained="runs/gensr-x4-refine/gensr-x4-refine.safetensors",
+        gt_size=128,
+        batch_size=32,
+        hr_scales=[0.9, 0.8, 0.7, 0.6],
+        pixel_loss="mse",
+        iterations=6000,
+        lr=1e-4,
+        warmup=100,
+    ),
     # Stage 1 of the bundled GAN variant: a small RRDBNet (32 features, 2
     # blocks, growth 32), PSNR-oriented. Its upsampler is nearest + 3x3
     # convolutions (ESRGAN's): every output pixel goes through the same
