@@ -136,6 +136,22 @@ PRESETS: dict[str, dict] = {
         checkpoint_every=250,
         log_every=50,
     ),
+    # Stage 1's second cosine cycle, on the default's scale-augmented data.
+    "gensr-x4-gan-stage1-refine": dict(
+        _GENSR_PSNR,
+        **_GENSR_GAN_GENERATOR,
+        pretrained="runs/gensr-x4-gan-stage1/gensr-x4-gan-stage1.safetensors",
+        gt_size=128,
+        batch_size=16,
+        hr_scales=[0.9, 0.8, 0.7, 0.6],
+        iterations=5000,
+        lr=2e-4,
+        warmup=100,
+        ema_decay=0.995,
+        val_every=2000,
+        checkpoint_every=250,
+        log_every=50,
+    ),
     # Stage 2 of the bundled GAN variant: stage 1 fine-tuned with
     # L = 1 * L1 + 0.005 * L_perceptual + 0.1 * L_GAN + 1 * L_LDL, a U-Net SN
     # discriminator and EMA, after Real-ESRGAN's GAN stage with LDL's artefact
