@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     a, b = load_model(args.first), load_model(args.second)
     model = interpolate_models(a, b, args.alpha)
     record = {"first": Path(args.first).name, "second": Path(args.second).name, "alpha": args.alpha}
-    for key, model in (("first_recipe", a), ("second_recipe", b)):  # the training runs, where they say
-        recipe = getattr(model, "metadata", {}).get("gensr.recipe")
+    for key, source in (("first_recipe", a), ("second_recipe", b)):  # the training runs, where they say
+        recipe = getattr(source, "metadata", {}).get("gensr.recipe")
         if recipe:
             record[key] = recipe
     save_model(model, out, metadata={"gensr.interpolated": record})
