@@ -152,15 +152,18 @@ PRESETS: dict[str, dict] = {
         checkpoint_every=250,
         log_every=50,
     ),
-    # Stage 2 of the bundled GAN variant: stage 1 fine-tuned with
-    # L = 1 * L1 + 0.005 * L_perceptual + 0.1 * L_GAN + 1 * L_LDL, a U-Net SN
-    # discriminator and EMA, after Real-ESRGAN's GAN stage with LDL's artefact
-    # loss. The perceptual weights are the offline Caffe VGG19
-    # (training/vgg19_caffe.py), whose features are ~200x larger than
-    # torchvision's: hence 0.005, not 1. Run it beside stage 1's runs folder.
+    # Stage 2 of the bundled GAN variant: the refined stage 1 fine-tuned with
+    # L = 1 * L1 + 0.005 * L_perceptual + 0.1 * L_GAN + 1 * L_LDL, both first
+    # terms against unsharp-masked targets, a U-Net SN discriminator and EMA:
+    # Real-ESRGAN's GAN stage with LDL's artefact loss. The perceptual weights
+    # are the offline Caffe VGG19 (training/vgg19_caffe.py), whose features are
+    # ~200x larger than torchvision's: hence 0.005, not 1. Its export is
+    # over-sharpened on purpose: the bundled file is 0.3 x stage 1 (refined) +
+    # 0.7 x this run (`gensr interpolate`). Run it beside stage 1's runs folder.
     "gensr-x4-gan": dict(
         _GENSR_GAN_GENERATOR,
-        pretrained="runs/gensr-x4-gan-stage1/gensr-x4-gan-stage1.safetensors",
+        pretrained="runs/gensr-x4-gan-stage1-refine/gensr-x4-gan-stage1-refine.safetensors",
+        gt_usm=True,
         degradation="bicubic",
         gt_size=128,
         batch_size=8,
