@@ -1,6 +1,8 @@
 """Named training recipes. A preset is a set of TrainConfig fields."""
 from __future__ import annotations
 
+import copy
+
 from .config import TrainConfig
 
 # Shared by the Real-ESRGAN recipes (data, degradation, schedule, bookkeeping).
@@ -49,7 +51,10 @@ _GENSR_GAN_GENERATOR = dict(
 # The bundled models' PSNR-oriented runs: MATLAB-bicubic x4, L1, cosine schedule.
 _GENSR_PSNR = dict(scale=4, degradation="bicubic", pixel_loss="l1", lr_schedule="cosine", lr_min=1e-6)
 
-# The bundled default's network and patches (both of its cycles).
+# VDSR's scale augmentation: a MATLAB-bicubic downscaled copy of every image per factor.
+_HR_SCALES = [0.9, 0.8, 0.7, 0.6]
+
+# The bundled default's network and patches (its first two cycles).
 _GENSR_DEFAULT = dict(
     _GENSR_PSNR,
     arch="compact",
@@ -99,7 +104,7 @@ PRESETS: dict[str, dict] = {
         pretrained="runs/gensr-x4-polish/gensr-x4-polish.safetensors",
         gt_size=128,
         batch_size=32,
-        hr_scales=[0.9, 0.8, 0.7, 0.6],
+        hr_scales=_HR_SCALES,
         iterations=20000,
         lr=2e-4,
         warmup=200,
@@ -111,7 +116,7 @@ PRESETS: dict[str, dict] = {
         pretrained="runs/gensr-x4-refine/gensr-x4-refine.safetensors",
         gt_size=128,
         batch_size=32,
-        hr_scales=[0.9, 0.8, 0.7, 0.6],
+        hr_scales=_HR_SCALES,
         pixel_loss="mse",
         iterations=6000,
         lr=1e-4,
@@ -143,7 +148,7 @@ PRESETS: dict[str, dict] = {
         pretrained="runs/gensr-x4-gan-stage1/gensr-x4-gan-stage1.safetensors",
         gt_size=128,
         batch_size=16,
-        hr_scales=[0.9, 0.8, 0.7, 0.6],
+        hr_scales=_HR_SCALES,
         iterations=5000,
         lr=2e-4,
         warmup=100,
@@ -273,4 +278,4 @@ PRESETS: dict[str, dict] = {
 def preset_config(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
-    return TrainConfig.from_dict({**PRESETS[name], "recipe": name, "name": name})
+    return TrainConfig.from_dict({**copy.deepcopy(PRESETS[name]), "recipe": name, "name": name})
