@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import UsageError
+from .options import new_safetensors_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,11 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..weights import load_model, save_model
 
-    out = Path(args.output)
-    if out.suffix != ".safetensors":
-        raise UsageError(f"the output must be a .safetensors file, not {out.name}")
-    if out.exists() and not args.overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    out = new_safetensors_path(args.output, args.overwrite)
     model = load_model(args.input, trust_pickle=args.trust_pickle)
     meta = {k: v for k, v in getattr(model, "metadata", {}).items() if not k.startswith("gensr.") and k != "format"}
     meta["gensr.converted_from"] = Path(args.input).name

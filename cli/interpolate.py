@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from .errors import UsageError
+from .options import new_safetensors_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,11 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from ..weights import load_model, save_model
     from ..weights.interpolate import interpolate_models
 
-    out = Path(args.output)
-    if out.suffix != ".safetensors":
-        raise UsageError(f"the output must be a .safetensors file, not {out.name}")
-    if out.exists() and not args.overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    out = new_safetensors_path(args.output, args.overwrite)
     if not 0.0 <= args.alpha <= 1.0:
         raise UsageError(f"--alpha must lie between 0 and 1 (the share of {args.second}), got {args.alpha}")
     a, b = load_model(args.first), load_model(args.second)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 
 def device_option(text: str) -> str:
@@ -24,3 +25,16 @@ def device_option(text: str) -> str:
     elif not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
         raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine; use auto or cpu")
     return name
+
+
+def new_safetensors_path(text: str, overwrite: bool) -> Path:
+    """The output path of a command that writes one ``.safetensors`` file: that
+    suffix, and not an existing file unless ``overwrite``."""
+    from .errors import UsageError
+
+    out = Path(text)
+    if out.suffix != ".safetensors":
+        raise UsageError(f"the output must be a .safetensors file, not {out.name}")
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    return out
